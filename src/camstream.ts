@@ -1,0 +1,102 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/index.js';
+import { createHttpServer } from './http/index.js';
+import { ProcessMonitor } from './metrics/index.js';
+import { DEFAULT_SOURCE, parseSource, type Source } from './source/index.js';
+import { Camera } from './stream/index.js';
+import { VERSION } from './version.js';
+
+export interface CamstreamOptions {
+  /** A source URL such as `synthetic:1920x1080@60`, or a Source object. Default `synthetic:1280x720@30`. */
+  source?: string | Source;
+  /** Address to listen on. Default 127.0.0.1. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** A pino logger, or the level for camstream's own (default 'info'). */
+  logger?: Logger;
+  logLevel?: string;
+  /** Frames a viewer may have waiting behind the one it writes (power of two). Default 1. */
+  queueCapacity?: number;
+  pool?: BufferPoolOptions;
+}
+
+/** The server could not listen; the message names the address and what to change. */
+export class ListenError extends CamstreamError {
+  constructor(message: string) {
+    super('CAMSTREAM_LISTEN', message);
+  }
+}
+
+/**
+ * A running camstream: buffer pool, camera (source → exchange → viewers) and HTTP
+ * server, wired together. The CLI is a thin shell round this.
+ */
+export class Camstream {
+  readonly log: Logger;
+  readonly pool: BufferPool;
+  readonly cameras: readonly Camera[];
+  readonly http: FastifyInstance;
+  private readonly processMonitor = new ProcessMonitor();
+  private readonly host: string;
+  private readonly port: number;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: CamstreamOptions = {}) {
+    this.log = options.logger ?? pino({ level: options.logLevel ?? 'info' });
+    this.pool = new BufferPool(options.pool);
+    const source = typeof options.source === 'object' ? options.source : parseSource(options.source ?? DEFAULT_SOURCE);
+    this.cameras = [new Camera({ id: 'default', source, pool: this.pool, log: this.log, queueCapacity: options.queueCapacity })];
+    this.host = options.host ?? '127.0.0.1';
+    this.port = options.port ?? 8080;
+    this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION });
+  }
+
+  /** Starts the cameras, then listens. Resolves with the server's URL. */
+  async start(): Promise<string> {
+    await Promise.all(this.cameras.map((camera) => camera.start()));
+    try {
+      await this.http.listen({ host: this.host, port: this.port });
+    } catch (error) {
+      await Promise.all(this.cameras.map((camera) => camera.stop()));
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new ListenError(`port ${this.port} on ${this.host} is already in use; stop the other server or choose another port with --port`);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ListenError(`cannot listen on host '${this.host}': no such local address; use --host 127.0.0.1, 0.0.0.0 or an address of this machine`);
+      if (code === 'EACCES') throw new ListenError(`not allowed to listen on port ${this.port}; ports below 1024 need privileges, choose another with --port`);
+      throw error;
+    }
+    const url = this.url;
+    this.log.info({ url, version: VERSION, source: this.cameras.map((camera) => camera.source.url) }, 'camstream listening');
+    return url;
+  }
+
+  /** The URL the server listens on (after start). */
+  get url(): string {
+    const address = this.http.server.address() as AddressInfo | null;
+    if (address === null) return '';
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  /** Stops accepting, ends every stream, stops the cameras. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const closed = this.http.close();
+    await Promise.all(this.cameras.map((camera) => camera.stop()));
+    this.http.server.closeAllConnections();
+    await closed;
+    this.processMonitor.close();
+    this.log.info('camstream stopped');
+  }
+}
+
+/** Creates a camstream; call start() to serve. */
+export function createCamstream(options: CamstreamOptions = {}): Camstream {
+  return new Camstream(options);
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+import { CamstreamError } from '../frame/index.js';
+import { createCamstream } from '../camstream.js';
+import { VERSION } from '../version.js';
+import { parseCli, USAGE, UsageError } from './args.js';
+
+/** How long a graceful shutdown may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 1500;
+
+async function main(): Promise<void> {
+  let options;
+  try {
+    options = parseCli(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`camstream: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (options.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (options.version) {
+    process.stdout.write(`camstream ${VERSION}\n`);
+    return;
+  }
+
+  const camstream = createCamstream({
+    source: options.source,
+    host: options.host,
+    port: options.port,
+    logLevel: options.logLevel,
+    queueCapacity: options.queueCapacity,
+  });
+
+  const shutdown = (signal: NodeJS.Signals): void => {
+    camstream.log.info({ signal }, 'shutting down');
+    // Whatever happens, exit within the grace period.
+    setTimeout(() => {
+      camstream.log.warn('shutdown took too long; exiting anyway');
+      process.exit(0);
+    }, SHUTDOWN_GRACE_MS).unref();
+    camstream.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        camstream.log.error({ err: error }, 'error while shutting down');
+        process.exit(0);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+
+  try {
+    await camstream.start();
+  } catch (error) {
+    const message = error instanceof CamstreamError ? error.message : String((error as Error)?.stack ?? error);
+    process.stderr.write(`camstream: ${message}\n`);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,113 @@
+import type { BufferPool, PooledBuffer } from './buffer-pool.js';
+import { FrameSizeError } from './errors.js';
+import { HEADER_SPACE, PART_TRAILER, writePartHeader } from './multipart.js';
+
+/** When a frame was captured: monotonic (for intervals) and wall clock (for X-Timestamp). */
+export interface CaptureTime {
+  /** performance.now() at capture, in milliseconds. */
+  monoMs: number;
+  /** Wall clock at capture, in whole microseconds since the Unix epoch. */
+  wallMicros: number;
+}
+
+export function captureTimeNow(): CaptureTime {
+  const monoMs = performance.now();
+  return { monoMs, wallMicros: Math.round((performance.timeOrigin + monoMs) * 1000) };
+}
+
+/**
+ * One captured JPEG in a pooled buffer, with its multipart part built around it:
+ *
+ *   bytes: [ unused | part header | JPEG ............ | trailer | unused ]
+ *                    ^part.start   ^JPEG_OFFSET        ^jpeg end
+ *
+ * `part` (header + JPEG + trailer) is what every MJPEG viewer writes; `jpeg` is what
+ * a snapshot sends. Both are views of the same pooled memory, made once per frame.
+ *
+ * A Frame is reference counted through its buffer: whoever stores or sends it calls
+ * retain() first and release() when done; the last release returns the memory.
+ */
+export class Frame {
+  /** Where the JPEG starts inside a frame's buffer. */
+  static readonly JPEG_OFFSET = HEADER_SPACE;
+
+  readonly sequence: number;
+  readonly capture: CaptureTime;
+  readonly jpeg: Buffer;
+  readonly part: Buffer;
+  private readonly buffer: PooledBuffer;
+
+  /** Buffer bytes needed for a JPEG of `jpegLength` bytes and its part framing. */
+  static capacityFor(jpegLength: number): number {
+    return HEADER_SPACE + jpegLength + PART_TRAILER.length;
+  }
+
+  /**
+   * Turns a pooled buffer whose JPEG was written at JPEG_OFFSET into a frame. Takes
+   * over the caller's reference to `buffer`.
+   */
+  constructor(buffer: PooledBuffer, jpegLength: number, sequence: number, capture: CaptureTime) {
+    const bytes = buffer.bytes;
+    const jpegEnd = HEADER_SPACE + jpegLength;
+    if (jpegEnd + PART_TRAILER.length > bytes.length) {
+      throw new FrameSizeError(`a ${jpegLength}-byte JPEG needs ${Frame.capacityFor(jpegLength)} buffer bytes, the buffer has ${bytes.length}`);
+    }
+    PART_TRAILER.copy(bytes, jpegEnd);
+    const partStart = writePartHeader(bytes, HEADER_SPACE, jpegLength, capture.wallMicros, sequence);
+    this.buffer = buffer;
+    this.sequence = sequence;
+    this.capture = capture;
+    this.jpeg = bytes.subarray(HEADER_SPACE, jpegEnd);
+    this.part = bytes.subarray(partStart, jpegEnd + PART_TRAILER.length);
+  }
+
+  get refCount(): number {
+    return this.buffer.refCount;
+  }
+
+  retain(): this {
+    this.buffer.retain();
+    return this;
+  }
+
+  release(): void {
+    this.buffer.release();
+  }
+}
+
+/**
+ * Makes a camera's frames: numbers them and puts them in pooled buffers. Sources
+ * get one from their camera, so sequence numbers continue across source restarts.
+ */
+export class FrameFactory {
+  private readonly pool: BufferPool;
+  private lastSequence = 0;
+
+  constructor(pool: BufferPool) {
+    this.pool = pool;
+  }
+
+  /** Pre-allocates buffers for frames of about `jpegLength` bytes. */
+  reserve(jpegLength: number, count: number): void {
+    this.pool.reserve(Frame.capacityFor(jpegLength), count);
+  }
+
+  /**
+   * A pooled buffer big enough for a JPEG of `jpegLength` bytes; write the JPEG at
+   * Frame.JPEG_OFFSET, then pass the buffer to seal().
+   */
+  allocate(jpegLength: number): PooledBuffer {
+    return this.pool.acquire(Frame.capacityFor(jpegLength));
+  }
+
+  seal(buffer: PooledBuffer, jpegLength: number, capture: CaptureTime = captureTimeNow()): Frame {
+    return new Frame(buffer, jpegLength, ++this.lastSequence, capture);
+  }
+
+  /** Copies a JPEG into a pooled buffer, as a capture device writes into its own. */
+  fromJpeg(jpeg: Uint8Array, capture: CaptureTime = captureTimeNow()): Frame {
+    const buffer = this.allocate(jpeg.length);
+    buffer.bytes.set(jpeg, Frame.JPEG_OFFSET);
+    return this.seal(buffer, jpeg.length, capture);
+  }
+}

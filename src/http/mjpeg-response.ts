@@ -1,0 +1,35 @@
+import { FIRST_BOUNDARY, STREAM_CONTENT_TYPE } from '../frame/index.js';
+
+/**
+ * The MJPEG response head, written straight to the socket (no HTTP chunked framing:
+ * every player reads a multipart stream as it is, and the parts are written as
+ * they are). It ends with the first boundary line, so each frame's shared part,
+ * which ends with the next boundary, can follow at once.
+ */
+const HEADERS =
+  `Content-Type: ${STREAM_CONTENT_TYPE}\r\n` +
+  'Cache-Control: no-store, no-cache, must-revalidate, proxy-revalidate, max-age=0\r\n' +
+  'Pragma: no-cache\r\n' +
+  'Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\n' +
+  // Tells nginx not to buffer the stream when it proxies it.
+  'X-Accel-Buffering: no\r\n' +
+  'Connection: close\r\n';
+
+function head(version: string): Buffer {
+  return Buffer.from(`HTTP/${version} 200 OK\r\n${HEADERS}\r\n${FIRST_BOUNDARY.toString('latin1')}`, 'latin1');
+}
+
+const HEAD_1_1 = head('1.1');
+const HEAD_1_0 = head('1.0');
+
+/** The bytes that open a stream for a client speaking HTTP/`httpVersion`. */
+export function streamResponseHead(httpVersion: string): Buffer {
+  return httpVersion === '1.0' ? HEAD_1_0 : HEAD_1_1;
+}
+
+/** Header fields of a HEAD /stream answer (the same as a stream's, without a body). */
+export const STREAM_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': STREAM_CONTENT_TYPE,
+  'cache-control': 'no-store, no-cache, must-revalidate, proxy-revalidate, max-age=0',
+  pragma: 'no-cache',
+};

@@ -1,0 +1,110 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { formatTimestamp, type BufferPool } from '../frame/index.js';
+import type { ProcessMonitor } from '../metrics/index.js';
+import type { Camera } from '../stream/index.js';
+import { STREAM_HEADERS, streamResponseHead } from './mjpeg-response.js';
+
+export interface HttpServerOptions {
+  /** The cameras served; the first one answers /stream and /snapshot. */
+  cameras: readonly Camera[];
+  pool: BufferPool;
+  processMonitor: ProcessMonitor;
+  log: Logger;
+  version: string;
+}
+
+const ENDPOINTS = ['/stream', '/snapshot', '/healthz', '/api/stats'];
+
+interface HttpError extends Error {
+  statusCode?: number;
+  code?: string;
+}
+
+/**
+ * The HTTP face of camstream, on fastify. Ordinary endpoints go through fastify's
+ * reply; /stream takes the socket over (`reply.hijack()`) and hands it to a
+ * Viewer, which writes the shared frame parts to it directly.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const { cameras, pool, processMonitor, version } = options;
+  const camera = cameras[0];
+  if (camera === undefined) throw new Error('createHttpServer needs at least one camera');
+
+  const app = Fastify({
+    loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
+    // Viewer connects and disconnects are logged by the camera, with their totals.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Streams stay open for as long as viewers watch.
+    connectionTimeout: 0,
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/stream',
+    exposeHeadRoute: false,
+    handler: (request, reply) => {
+      reply.hijack();
+      const socket = request.raw.socket;
+      socket.setNoDelay(true);
+      socket.write(streamResponseHead(request.raw.httpVersion));
+      camera.addViewer(socket, { remote: remoteOf(request), userAgent: request.headers['user-agent'] });
+    },
+  });
+
+  app.head('/stream', (_request, reply) => {
+    void reply.headers(STREAM_HEADERS).send();
+  });
+
+  app.get('/snapshot', (_request, reply) => {
+    const frame = camera.snapshot();
+    if (frame === undefined) {
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: 'no_frame_yet', message: `camera '${camera.id}' has not delivered a frame yet; retry in a moment` });
+    }
+    // The response sends the pooled JPEG itself; release it once the response is done or aborted.
+    reply.raw.once('close', () => frame.release());
+    return reply
+      .header('content-type', 'image/jpeg')
+      .header('cache-control', 'no-store')
+      .header('x-timestamp', formatTimestamp(frame.capture.wallMicros))
+      .header('x-frame-sequence', String(frame.sequence))
+      .send(frame.jpeg);
+  });
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+
+  app.get('/api/stats', () => ({
+    version,
+    time: new Date().toISOString(),
+    cameras: cameras.map((each) => each.stats()),
+    pool: pool.stats(),
+    process: processMonitor.stats(),
+  }));
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({
+      error: 'not_found',
+      message: `no route for ${request.method} ${request.url.split('?')[0]}; endpoints: ${ENDPOINTS.join(', ')}`,
+    });
+  });
+
+  app.setErrorHandler((error: HttpError, request: FastifyRequest, reply: FastifyReply) => {
+    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    // Never a stack trace: the message for client errors, a generic one for ours.
+    void reply.code(status).send({
+      error: error.code ?? (status >= 500 ? 'internal_error' : 'bad_request'),
+      message: status >= 500 ? 'internal server error; see the server log' : error.message,
+    });
+  });
+
+  return app;
+}
+
+function remoteOf(request: FastifyRequest): string {
+  const socket = request.raw.socket;
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
