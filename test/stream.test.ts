@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import type { Camstream } from '../src/index.js';
+import { connectMjpeg, isWholeJpeg } from './helpers/mjpeg-client.js';
+import { startServer } from './helpers/server.js';
+import { requireTool } from './helpers/tools.js';
+
+const run = promisify(execFile);
+let server: Camstream;
+let url: string;
+
+before(async () => {
+  ({ server, url } = await startServer({ source: 'synthetic:320x240@30' }));
+});
+after(() => server.stop());
+
+test('three viewers each receive complete JPEG parts with increasing sequence numbers', async () => {
+  const viewers = [connectMjpeg(url), connectMjpeg(url), connectMjpeg(url)];
+  try {
+    for (const viewer of viewers) {
+      const { statusLine, headers } = await viewer.head;
+      assert.equal(statusLine, 'HTTP/1.1 200 OK');
+      assert.match(headers['content-type'] as string, /^multipart\/x-mixed-replace; boundary=/);
+      assert.equal(headers['transfer-encoding'], undefined, 'no chunked framing on the stream');
+    }
+    const received = await Promise.all(viewers.map((viewer) => viewer.waitForParts(15)));
+    for (const parts of received) {
+      let previous = 0;
+      for (const part of parts) {
+        assert.ok(isWholeJpeg(part.jpeg), 'each part is one whole JPEG');
+        assert.equal(Number(part.headers['content-length']), part.jpeg.length);
+        assert.match(part.headers['x-timestamp'] as string, /^\d{10}\.\d{6}$/);
+        const sequence = Number(part.headers['x-frame-sequence']);
+        assert.ok(sequence > previous, `sequence ${sequence} after ${previous}`);
+        previous = sequence;
+      }
+      const { width, height } = await sharp((parts[0] as (typeof parts)[number]).jpeg).metadata();
+      assert.deepEqual({ width, height }, { width: 320, height: 240 });
+    }
+  } finally {
+    for (const viewer of viewers) viewer.close();
+  }
+});
+
+test('a new viewer gets the latest frame at once, not after the next one', async () => {
+  const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { latestFrame: { sequence: number } }[] };
+  const latest = stats.cameras[0]?.latestFrame.sequence as number;
+  const viewer = connectMjpeg(url);
+  try {
+    const [first] = await viewer.waitForParts(1);
+    // The latest at connect time, or at most one newer if a frame was published meanwhile.
+    assert.ok(Number(first?.headers['x-frame-sequence']) - latest <= 1);
+  } finally {
+    viewer.close();
+  }
+});
+
+test('ffprobe and ffmpeg decode the stream', { skip: requireTool('ffprobe', 'ffmpeg') }, async () => {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', `${url}/stream`], { timeout: 15_000 });
+  const probed = JSON.parse(stdout) as { streams: { codec_name: string; width: number; height: number }[] };
+  assert.deepEqual(probed.streams[0], { codec_name: 'mjpeg', width: 320, height: 240 });
+  // Decode 20 frames for real; any corrupt part makes ffmpeg report an error.
+  const decoded = await run('ffmpeg', ['-v', 'error', '-i', `${url}/stream`, '-frames:v', '20', '-f', 'null', '-'], { timeout: 15_000 });
+  assert.equal(decoded.stderr.trim(), '');
+});
+
+test('/snapshot is a valid JPEG of the configured size, with its capture time', async () => {
+  const response = await fetch(`${url}/snapshot`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), 'image/jpeg');
+  assert.match(response.headers.get('x-timestamp') ?? '', /^\d+\.\d{6}$/);
+  const body = Buffer.from(await response.arrayBuffer());
+  assert.ok(isWholeJpeg(body));
+  assert.equal(Number(response.headers.get('content-length')), body.length);
+  const { width, height, format } = await sharp(body).metadata();
+  assert.deepEqual({ width, height, format }, { width: 320, height: 240, format: 'jpeg' });
+});
+
+test('HEAD /stream and HEAD /snapshot answer headers without a body', async () => {
+  const stream = await fetch(`${url}/stream`, { method: 'HEAD' });
+  assert.equal(stream.status, 200);
+  assert.match(stream.headers.get('content-type') ?? '', /^multipart\/x-mixed-replace; boundary=/);
+  assert.equal((await stream.arrayBuffer()).byteLength, 0);
+  const snapshot = await fetch(`${url}/snapshot`, { method: 'HEAD' });
+  assert.equal(snapshot.status, 200);
+  assert.equal(snapshot.headers.get('content-type'), 'image/jpeg');
+});
+
+test('an HTTP/1.0 client gets an HTTP/1.0 stream', async () => {
+  const viewer = connectMjpeg(url, '/stream', 'GET /stream HTTP/1.0\r\n\r\n');
+  try {
+    const { statusLine } = await viewer.head;
+    assert.equal(statusLine, 'HTTP/1.0 200 OK');
+    const parts = await viewer.waitForParts(3);
+    assert.ok(parts.every((part) => isWholeJpeg(part.jpeg)));
+  } finally {
+    viewer.close();
+  }
+});
+
+test('/healthz answers ok and unknown paths get a JSON 404 naming the endpoints', async () => {
+  const health = await fetch(`${url}/healthz`);
+  assert.equal(health.status, 200);
+  assert.deepEqual(await health.json(), { status: 'ok' });
+  const missing = await fetch(`${url}/nope?x=1`);
+  assert.equal(missing.status, 404);
+  const body = (await missing.json()) as { error: string; message: string };
+  assert.equal(body.error, 'not_found');
+  assert.match(body.message, /GET \/nope;.*\/stream/);
+});
+
+test('a malformed request gets a 400 and the stream goes on for others', async () => {
+  const viewer = connectMjpeg(url);
+  try {
+    await viewer.waitForParts(2);
+    const answer = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+      socket.on('close', () => resolve(text));
+      socket.write('GARBAGE\r\n\r\n');
+    });
+    assert.match(answer, /^HTTP\/1\.1 400/);
+    const before = viewer.parts.length;
+    await viewer.waitForParts(before + 3);
+  } finally {
+    viewer.close();
+  }
+});
