@@ -1,6 +1,6 @@
 import type { Frame } from '../frame/index.js';
 import type { Source, SourceContext } from './source.js';
-import { renderSyntheticFrames } from './synthetic-frames.js';
+import { renderRingInChild } from './render-ring.js';
 
 export interface SyntheticOptions {
   width: number;
@@ -52,7 +52,7 @@ export class SyntheticSource implements Source {
   async start(context: SourceContext): Promise<void> {
     const { width, height, quality, ringSize } = this.options;
     if (this.ring.length === 0) {
-      this.ring = await renderSyntheticFrames({ width, height, quality, count: ringSize });
+      this.ring = await renderRingInChild({ width, height, quality, count: ringSize });
     }
     // Enough buffers for the frame being published, the one before it, and a few
     // in flight to viewers; the pool grows by itself if more are needed.
