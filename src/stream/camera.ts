@@ -24,7 +24,8 @@ export interface CameraStats {
   id: string;
   source: string;
   state: CameraState;
-  error: string | undefined;
+  /** Why the camera failed, else null. */
+  error: string | null;
   /** Measured from frame arrivals. */
   fps: number;
   nominalFps: number | undefined;
@@ -143,7 +144,7 @@ export class Camera {
       id: this.id,
       source: this.source.url,
       state: this.state,
-      error: this.error,
+      error: this.error ?? null,
       fps: round(this.fps.rate(), 2),
       nominalFps: this.source.nominalFps,
       framesCaptured: this.counters.framesCaptured,

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Source, SourceContext } from '../src/index.js';
+import { connectMjpeg } from './helpers/mjpeg-client.js';
+import { startServer } from './helpers/server.js';
+
+/** A custom source as the README shows it: pushes the JPEGs it is given. */
+class PushSource implements Source {
+  readonly url = 'test:push';
+  readonly nominalFps = undefined;
+  context: SourceContext | undefined;
+  async start(context: SourceContext): Promise<void> {
+    this.context = context;
+  }
+  async stop(): Promise<void> {
+    this.context = undefined;
+  }
+  push(jpeg: Buffer): void {
+    this.context?.publish(this.context.frames.fromJpeg(jpeg));
+  }
+}
+
+function fakeJpeg(fill: number, length: number): Buffer {
+  const bytes = Buffer.alloc(length, fill);
+  bytes.writeUInt16BE(0xffd8, 0);
+  bytes.writeUInt16BE(0xffd9, length - 2);
+  return bytes;
+}
+
+test('a custom source\'s JPEGs reach viewers byte for byte, with their sequence numbers', async () => {
+  const source = new PushSource();
+  const { server, url } = await startServer({ source });
+  try {
+    const viewer = connectMjpeg(url);
+    await viewer.head;
+    // The viewer is attached once the head arrived; frames pushed now reach it.
+    const sent = [fakeJpeg(1, 5000), fakeJpeg(2, 70_000), fakeJpeg(3, 300_000)];
+    for (const jpeg of sent) {
+      source.push(jpeg);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    const parts = await viewer.waitForParts(3);
+    assert.deepEqual(parts.map((part) => part.jpeg), sent);
+    assert.deepEqual(parts.map((part) => part.headers['x-frame-sequence']), ['1', '2', '3']);
+    const snapshot = Buffer.from(await (await fetch(`${url}/snapshot`)).arrayBuffer());
+    assert.ok(snapshot.equals(sent[2] as Buffer));
+    viewer.close();
+  } finally {
+    await server.stop();
+  }
+  assert.equal(server.pool.stats().inUse, 0);
+});
