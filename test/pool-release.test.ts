@@ -49,3 +49,23 @@ test('/snapshot answers 503 with a clear message before the first frame', async 
     await server.stop();
   }
 });
+
+test('stopping the server with a viewer that stopped reading mid-frame releases every buffer', async () => {
+  const { server, url } = await startServer({ source: 'synthetic:1280x720@30' });
+  const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+  socket.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+  socket.pause();
+  socket.on('error', () => {});
+  try {
+    const stuck = await eventually(async () => {
+      const stats = await getJson<{ cameras: CameraStats[] }>(`${url}/api/stats`);
+      return (stats.cameras[0]?.drops.replaced ?? 0) > 0;
+    }, 10_000);
+    assert.ok(stuck, 'the viewer stopped keeping up (its frames are being replaced)');
+    await server.stop();
+    assert.ok(await eventually(() => server.pool.stats().inUse === 0, 2000), `pool inUse ${server.pool.stats().inUse} after stop`);
+  } finally {
+    socket.destroy();
+    await server.stop();
+  }
+});
