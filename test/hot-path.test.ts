@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { pino } from 'pino';
+import { BufferPool, Camera, type Source, type SourceContext } from '../src/index.js';
+
+/**
+ * The regression guard for the hot path, independent of timing: once warm, 1000
+ * frames to 10 in-process viewers allocate no pool buffer and trigger almost no
+ * garbage collection. A per-viewer copy (a Buffer.concat of header, JPEG and
+ * trailer: 2.5 GB over this run) or per-viewer closures would show up here.
+ */
+class ManualSource implements Source {
+  readonly url = 'test:manual';
+  readonly nominalFps = undefined;
+  context: SourceContext | undefined;
+  async start(context: SourceContext): Promise<void> {
+    this.context = context;
+  }
+  async stop(): Promise<void> {}
+}
+
+/** A sink that accepts every write at once, like a socket with room in its buffer. */
+function acceptingSink(): Writable {
+  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
+}
+
+test('1000 frames to 10 viewers, once warm: no pool misses, every part delivered, GC bounded', async () => {
+  const pool = new BufferPool();
+  const source = new ManualSource();
+  const camera = new Camera({ id: 'guard', source, pool, log: pino({ level: 'silent' }) });
+  await camera.start();
+  const viewers = Array.from({ length: 10 }, () => camera.addViewer(acceptingSink(), { remote: 'test' }));
+  const jpeg = Buffer.alloc(250_000, 7);
+  const context = source.context as SourceContext;
+  const publish = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      context.publish(context.frames.fromJpeg(jpeg));
+      await nextTurn();
+    }
+  };
+
+  await publish(100); // warm up: the pool fills its class, V8 optimises the path
+  let gcs = 0;
+  const observer = new PerformanceObserver((list) => (gcs += list.getEntries().length));
+  observer.observe({ entryTypes: ['gc'] });
+  const before = { pool: pool.stats(), sent: camera.counters.framesSent };
+  await publish(1000);
+  await nextTurn();
+  observer.disconnect();
+  const after = pool.stats();
+
+  assert.equal(after.misses - before.pool.misses, 0, 'pool misses once warm');
+  assert.equal(camera.counters.framesSent - before.sent, 10 * 1000, 'every viewer got every frame');
+  assert.equal(camera.counters.drops.total, 0);
+  assert.ok(after.highWaterMark <= 3, `frames in use at once: ${after.highWaterMark}`);
+  assert.ok(gcs <= 10, `${gcs} garbage collections for 1000 frames to 10 viewers`);
+  for (const viewer of viewers) viewer.close('shutdown');
+  await camera.stop();
+  await nextTurn();
+  assert.equal(pool.stats().inUse, 0);
+});
