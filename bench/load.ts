@@ -1,0 +1,148 @@
+/**
+ * Load generator: N MJPEG viewers on raw sockets, run as its own process so its
+ * CPU is measured apart from the server's.
+ *
+ *   node dist/bench/load.js --url http://127.0.0.1:PORT --viewers 10
+ *
+ * Prints `ready` once every viewer has a frame, measures between the `start` and
+ * `stop` lines on stdin, then prints the result and exits (closing every socket).
+ */
+import { connect, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { percentile, START, STOP, type LoadMessage, type ViewerResult } from './load-protocol.js';
+import { MjpegParser } from './mjpeg-parser.js';
+
+/** Per-socket read buffer, reused for every read (no allocation per chunk). */
+const READ_BUFFER_BYTES = 256 * 1024;
+
+const { values } = parseArgs({ options: { url: { type: 'string' }, viewers: { type: 'string', default: '1' } } });
+if (values.url === undefined) throw new Error('load: --url is required');
+const target = new URL('/stream', values.url);
+const viewerCount = Number(values.viewers);
+
+let measuring = false;
+/** Latencies of the window in microseconds; a plain array is fine at ~30k samples. */
+let latencies: number[] = [];
+let readyCount = 0;
+let failedCount = 0;
+let readySent = false;
+
+function send(message: LoadMessage, then?: () => void): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`, then);
+}
+
+function checkReady(): void {
+  if (readySent || readyCount + failedCount < viewerCount) return;
+  readySent = true;
+  send({ event: 'ready', connected: readyCount, failed: failedCount });
+}
+
+/** One viewer: a raw socket, its parser and the window's counters. */
+class Viewer {
+  frames = 0;
+  gaps = 0;
+  jpegBytes = 0;
+  ready = false;
+  error: string | undefined;
+  private lastSequence = -1;
+  private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  private readonly parser = new MjpegParser(this.onPart.bind(this));
+  private readonly socket: Socket;
+
+  constructor() {
+    this.socket = connect({
+      host: target.hostname,
+      port: Number(target.port),
+      onread: { buffer: this.buffer, callback: this.onRead.bind(this) },
+    });
+    this.socket.setNoDelay(true);
+    this.socket.write(`GET ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nUser-Agent: camstream-bench\r\n\r\n`);
+    this.socket.on('error', (error) => this.fail(error.message));
+    this.socket.on('close', () => this.fail('server closed the stream'));
+  }
+
+  resetWindow(): void {
+    this.frames = 0;
+    this.gaps = 0;
+    this.jpegBytes = 0;
+  }
+
+  close(): void {
+    this.error ??= 'closed by the load generator';
+    this.socket.destroy();
+  }
+
+  private onRead(bytes: number): boolean {
+    try {
+      this.parser.push(this.buffer, bytes);
+    } catch (error) {
+      this.fail((error as Error).message);
+    }
+    return true;
+  }
+
+  private onPart(sequence: number, timestampMicros: number, jpegBytes: number): void {
+    if (!this.ready) {
+      this.ready = true;
+      readyCount++;
+      checkReady();
+    }
+    const skipped = this.lastSequence >= 0 ? sequence - this.lastSequence - 1 : 0;
+    this.lastSequence = sequence;
+    if (!measuring) return;
+    // Wall clock like the server's X-Timestamp (timeOrigin + now), in microseconds.
+    latencies.push((performance.timeOrigin + performance.now()) * 1000 - timestampMicros);
+    this.frames++;
+    this.jpegBytes += jpegBytes;
+    if (skipped > 0) this.gaps += skipped;
+  }
+
+  private fail(reason: string): void {
+    if (this.error !== undefined) return;
+    this.error = reason;
+    if (!this.ready) failedCount++;
+    this.socket.destroy();
+    checkReady();
+  }
+}
+
+const viewers = Array.from({ length: viewerCount }, () => new Viewer());
+let windowStart = 0;
+let cpuStart = process.cpuUsage();
+
+function startWindow(): void {
+  for (const viewer of viewers) viewer.resetWindow();
+  latencies = [];
+  cpuStart = process.cpuUsage();
+  windowStart = performance.now();
+  measuring = true;
+}
+
+function stopWindow(): void {
+  measuring = false;
+  const seconds = (performance.now() - windowStart) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  const percent = (micros: number): number => (micros / 1e6 / seconds) * 100;
+  const sorted = Float64Array.from(latencies).sort();
+  const results: ViewerResult[] = viewers.map((v) => ({ frames: v.frames, gaps: v.gaps, jpegBytes: v.jpegBytes, fps: v.frames / seconds, error: v.error }));
+  for (const viewer of viewers) viewer.close();
+  send(
+    {
+      event: 'result',
+      seconds,
+      viewers: results,
+      latencyMs: { p50: percentile(sorted, 50) / 1000, p99: percentile(sorted, 99) / 1000, max: percentile(sorted, 100) / 1000, samples: sorted.length },
+      cpu: { total: percent(cpu.user + cpu.system), user: percent(cpu.user), system: percent(cpu.system) },
+    },
+    () => process.exit(0),
+  );
+}
+
+const commands = createInterface({ input: process.stdin });
+commands.on('line', (line) => {
+  if (line === START) startWindow();
+  else if (line === STOP) stopWindow();
+});
+// The orchestrator went away: nobody will read a result.
+commands.on('close', () => process.exit(measuring ? 1 : 0));
