@@ -8,3 +8,18 @@ export class SourceSpecError extends CamstreamError {
     this.spec = spec;
   }
 }
+
+/**
+ * A source could not start or stopped producing: the process exited, the upstream
+ * refused, the bytes were not JPEG. `reason` is one line a user can act on
+ * ("No such file or directory", "401 Unauthorized: check the user and password in
+ * the source URL"); the camera shows it in /api/stats and restarts the source.
+ */
+export class SourceError extends CamstreamError {
+  readonly reason: string;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('CAMSTREAM_SOURCE', reason);
+    this.reason = reason;
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}

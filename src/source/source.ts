@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Frame, FrameFactory } from '../frame/index.js';
+import type { SourceError } from './errors.js';
 
 /**
  * What a camera hands its source: where frames come from (pooled, numbered) and
@@ -8,6 +9,12 @@ import type { Frame, FrameFactory } from '../frame/index.js';
 export interface SourceContext {
   readonly frames: FrameFactory;
   publish(frame: Frame): void;
+  /**
+   * The source stopped producing on its own (its process exited, the connection
+   * dropped, the upstream sent garbage). The camera restarts it with backoff.
+   * Called at most once per start; nothing is published after it.
+   */
+  fail(error: SourceError): void;
   readonly log: Logger;
 }
 
@@ -21,7 +28,10 @@ export interface Source {
   readonly url: string;
   /** The frame rate the source aims for, when it knows one. */
   readonly nominalFps: number | undefined;
-  /** Resolves once the source is producing (or about to produce) frames. */
+  /**
+   * Resolves once the source is producing (or about to produce) frames; rejects
+   * with a SourceError when it cannot start (missing program, file, device).
+   */
   start(context: SourceContext): Promise<void>;
   /** Stops producing; no publish() happens after this resolves. */
   stop(): Promise<void>;

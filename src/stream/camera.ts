@@ -70,7 +70,7 @@ export class Camera {
     this.log = options.log.child({ camera: options.id });
     this.queueCapacity = options.queueCapacity ?? 1;
     this.frames = new FrameFactory(options.pool);
-    this.context = { frames: this.frames, publish: this.publish.bind(this), log: this.log };
+    this.context = { frames: this.frames, publish: this.publish.bind(this), fail: (error) => this.log.error({ reason: error.reason }, 'source failed'), log: this.log };
   }
 
   get currentState(): CameraState {
