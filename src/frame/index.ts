@@ -4,3 +4,5 @@ export { Frame, FrameFactory, captureTimeNow } from './frame.js';
 export type { CaptureTime } from './frame.js';
 export { BOUNDARY, STREAM_CONTENT_TYPE, PART_TRAILER, FIRST_BOUNDARY, HEADER_SPACE, formatTimestamp, partHeader, writePartHeader } from './multipart.js';
 export { CamstreamError, BufferOwnershipError, FrameSizeError } from './errors.js';
+export { JpegFramer, DEFAULT_MAX_FRAME_BYTES } from './jpeg-framer.js';
+export type { JpegFramerOptions, JpegFramerStats, JpegDiscardReason } from './jpeg-framer.js';

@@ -139,6 +139,7 @@ export class JpegFramer {
     this.maxFrameBytes = maxFrameBytes;
   }
 
+  /** The live counters (the same object every time). */
   get stats(): Readonly<JpegFramerStats> {
     return this.counters;
   }
@@ -168,10 +169,14 @@ export class JpegFramer {
       switch (state) {
         case SEEK_FF: {
           const ff = data.indexOf(MARKER_PREFIX, pos);
-          const next = ff < 0 ? end : ff;
-          this.counters.bytesSkipped += next - pos;
-          if (ff >= 0) this.state = SEEK_SOI;
-          pos = ff < 0 ? end : ff + 1;
+          if (ff < 0) {
+            this.counters.bytesSkipped += end - pos;
+            pos = end;
+          } else {
+            this.counters.bytesSkipped += ff - pos; // the FF itself waits: it may begin an SOI
+            pos = ff + 1;
+            this.state = SEEK_SOI;
+          }
           break;
         }
         case SEEK_SOI: {
