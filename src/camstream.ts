@@ -21,6 +21,8 @@ export interface CamstreamOptions {
   /** Frames a viewer may have waiting behind the one it writes (power of two). Default 1. */
   queueCapacity?: number;
   pool?: BufferPoolOptions;
+  /** How long a snapshot waits for an on-demand camera's first frame. Default 5 s. */
+  snapshotTimeoutMs?: number;
 }
 
 /** The server could not listen; the message names the address and what to change. */
@@ -51,12 +53,12 @@ export class Camstream {
     this.cameras = [new Camera({ id: 'default', source, pool: this.pool, log: this.log, queueCapacity: options.queueCapacity })];
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 8080;
-    this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION });
+    this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs });
   }
 
   /** Starts the cameras, then listens. Resolves with the server's URL. */
   async start(): Promise<string> {
-    await Promise.all(this.cameras.map((camera) => camera.start()));
+    for (const camera of this.cameras) camera.start();
     try {
       await this.http.listen({ host: this.host, port: this.port });
     } catch (error) {

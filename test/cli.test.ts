@@ -18,7 +18,7 @@ const badFlags: [string[], RegExp][] = [
   [['--source', 'synthetic:axb@1'], /--source: cannot read source 'synthetic:axb@1': expected synthetic:WIDTHxHEIGHT@FPS/],
   [['--source', 'synthetic:1x1@30'], /--source: .*size 1x1 is out of range/],
   [['--source', 'synthetic:640x480@0'], /--source: .*frame rate 0 is out of range/],
-  [['--source', 'carrier-pigeon://x'], /--source: unknown source 'carrier-pigeon:\/\/x'; accepted: synthetic:/],
+  [['--source', 'carrier-pigeon://x'], /--source: unknown source 'carrier-pigeon:\/\/x'; accepted:\s+synthetic:.*\s+v4l2:\/\/\/dev\/video0/],
   [['--log-level', 'loud'], /--log-level: expected one of trace, debug, info/],
   [['--queue-capacity', '3'], /--queue-capacity: expected a power of two 1–64, got 3/],
   [['--frobnicate'], /Unknown option '--frobnicate'.*see camstream --help/],

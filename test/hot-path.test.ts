@@ -30,8 +30,9 @@ function acceptingSink(): Writable {
 test('1000 frames to 10 viewers, once warm: no pool misses, every part delivered, GC bounded', async () => {
   const pool = new BufferPool();
   const source = new ManualSource();
-  const camera = new Camera({ id: 'guard', source, pool, log: pino({ level: 'silent' }) });
-  await camera.start();
+  const camera = new Camera({ id: 'guard', source, pool, log: pino({ level: 'silent' }), alwaysOn: true });
+  camera.start();
+  await nextTurn();
   const viewers = Array.from({ length: 10 }, () => camera.addViewer(acceptingSink(), { remote: 'test' }));
   const jpeg = Buffer.alloc(250_000, 7);
   const context = source.context as SourceContext;
@@ -56,6 +57,7 @@ test('1000 frames to 10 viewers, once warm: no pool misses, every part delivered
   assert.equal(camera.counters.framesSent - before.sent, 10 * 1000, 'every viewer got every frame');
   assert.equal(camera.counters.drops.total, 0);
   assert.ok(after.highWaterMark <= 3, `frames in use at once: ${after.highWaterMark}`);
+  // Measured: 2 GCs here; 75 with a per-viewer Buffer.concat of the part.
   assert.ok(gcs <= 10, `${gcs} garbage collections for 1000 frames to 10 viewers`);
   for (const viewer of viewers) viewer.close('shutdown');
   await camera.stop();

@@ -37,14 +37,14 @@ test('after every viewer disconnects, even mid-frame, the pool holds only the la
 
 test('/snapshot answers 503 with a clear message before the first frame', async () => {
   const silent: Source = { url: 'test:silent', nominalFps: undefined, start: async () => {}, stop: async () => {} };
-  const { server, url } = await startServer({ source: silent });
+  const { server, url } = await startServer({ source: silent, snapshotTimeoutMs: 300 });
   try {
     const response = await fetch(`${url}/snapshot`);
     assert.equal(response.status, 503);
     assert.equal(response.headers.get('retry-after'), '1');
     const body = (await response.json()) as { error: string; message: string };
     assert.equal(body.error, 'no_frame_yet');
-    assert.match(body.message, /has not delivered a frame yet/);
+    assert.match(body.message, /camera 'default' has not delivered a frame yet \(source starting\)/);
   } finally {
     await server.stop();
   }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CamstreamError } from '../frame/index.js';
-import { DEFAULT_SOURCE, parseSource, SourceSpecError } from '../source/index.js';
+import { DEFAULT_SOURCE, parseSource, SOURCE_FORMS, SourceSpecError } from '../source/index.js';
 
 /** A bad command line. The CLI prints the message and exits with status 2. */
 export class UsageError extends CamstreamError {
@@ -26,8 +26,8 @@ export const USAGE = `Usage: camstream [options]
 Serves a camera to many viewers as an MJPEG stream over HTTP.
 
 Options:
-  -s, --source <url>          where frames come from (default ${DEFAULT_SOURCE})
-                              synthetic:WIDTHxHEIGHT@FPS  built-in test camera
+  -s, --source <url>          where frames come from (default ${DEFAULT_SOURCE}):
+${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n')}
       --host <address>        address to listen on (default 127.0.0.1)
   -p, --port <number>         port to listen on, 0 for any free port (default 8080)
       --log-level <level>     ${LOG_LEVELS.join(', ')} (default info)

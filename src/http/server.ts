@@ -12,9 +12,11 @@ export interface HttpServerOptions {
   processMonitor: ProcessMonitor;
   log: Logger;
   version: string;
+  /** How long a snapshot waits for an on-demand camera's first frame. Default 5 s. */
+  snapshotTimeoutMs?: number;
 }
 
-const ENDPOINTS = ['/stream', '/snapshot', '/healthz', '/api/stats'];
+const ENDPOINTS = ['/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats'];
 
 interface HttpError extends Error {
   statusCode?: number;
@@ -28,8 +30,10 @@ interface HttpError extends Error {
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const { cameras, pool, processMonitor, version } = options;
-  const camera = cameras[0];
-  if (camera === undefined) throw new Error('createHttpServer needs at least one camera');
+  const snapshotTimeoutMs = options.snapshotTimeoutMs ?? 5000;
+  const first = cameras[0];
+  if (first === undefined) throw new Error('createHttpServer needs at least one camera');
+  const byId = new Map(cameras.map((camera) => [camera.id, camera]));
 
   const app = Fastify({
     loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
@@ -39,30 +43,44 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     connectionTimeout: 0,
   });
 
-  app.route({
-    method: 'GET',
-    url: '/stream',
-    exposeHeadRoute: false,
-    handler: (request, reply) => {
-      reply.hijack();
-      const socket = request.raw.socket;
-      socket.setNoDelay(true);
-      socket.write(streamResponseHead(request.raw.httpVersion));
-      camera.addViewer(socket, { remote: remoteOf(request), userAgent: request.headers['user-agent'] });
-    },
-  });
+  /** The camera a /cam/<id>/… request names, or a JSON 404 listing the ids. */
+  const cameraFor = (request: FastifyRequest, reply: FastifyReply): Camera | undefined => {
+    const id = (request.params as { id?: string }).id;
+    if (id === undefined) return first;
+    const camera = byId.get(id);
+    if (camera === undefined) {
+      void reply.code(404).send({ error: 'unknown_camera', message: `no camera '${id}'; cameras: ${[...byId.keys()].join(', ')}` });
+    }
+    return camera;
+  };
 
-  app.head('/stream', (_request, reply) => {
-    void reply.headers(STREAM_HEADERS).send();
-  });
+  const stream = (request: FastifyRequest, reply: FastifyReply): void => {
+    const camera = cameraFor(request, reply);
+    if (camera === undefined) return;
+    reply.hijack();
+    const socket = request.raw.socket;
+    socket.setNoDelay(true);
+    socket.write(streamResponseHead(request.raw.httpVersion));
+    camera.addViewer(socket, { remote: remoteOf(request), userAgent: request.headers['user-agent'] });
+  };
 
-  app.get('/snapshot', (_request, reply) => {
-    const frame = camera.snapshot();
+  const streamHead = (request: FastifyRequest, reply: FastifyReply): void => {
+    if (cameraFor(request, reply) !== undefined) void reply.headers(STREAM_HEADERS).send();
+  };
+
+  const snapshot = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const camera = cameraFor(request, reply);
+    if (camera === undefined) return reply;
+    const frame = await camera.snapshotWhenReady(snapshotTimeoutMs);
     if (frame === undefined) {
+      const { state, reason } = camera.sourceStatus();
       return reply
         .code(503)
         .header('retry-after', '1')
-        .send({ error: 'no_frame_yet', message: `camera '${camera.id}' has not delivered a frame yet; retry in a moment` });
+        .send({
+          error: 'no_frame_yet',
+          message: `camera '${camera.id}' has not delivered a frame yet (source ${state}${reason === null ? '' : `: ${reason}`}); retry in a moment`,
+        });
     }
     // The response sends the pooled JPEG itself; release it once the response is done or aborted.
     reply.raw.once('close', () => frame.release());
@@ -72,7 +90,13 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       .header('x-timestamp', formatTimestamp(frame.capture.wallMicros))
       .header('x-frame-sequence', String(frame.sequence))
       .send(frame.jpeg);
-  });
+  };
+
+  for (const prefix of ['', '/cam/:id']) {
+    app.route({ method: 'GET', url: `${prefix}/stream`, exposeHeadRoute: false, handler: stream });
+    app.route({ method: 'HEAD', url: `${prefix}/stream`, handler: streamHead });
+    app.get(`${prefix}/snapshot`, snapshot);
+  }
 
   app.get('/healthz', () => ({ status: 'ok' }));
 

@@ -1,5 +1,13 @@
 export type { Source, SourceContext } from './source.js';
 export { SyntheticSource } from './synthetic.js';
 export type { SyntheticOptions } from './synthetic.js';
-export { parseSource, DEFAULT_SOURCE } from './parse-source.js';
+export { parseSource, DEFAULT_SOURCE, SOURCE_FORMS } from './parse-source.js';
+export type { SourceDefaults } from './ffmpeg-sources.js';
+export { ProcessSource } from './process-source.js';
+export type { ProcessSourceOptions } from './process-source.js';
+export { JpegDirSource } from './jpegdir.js';
+export { FrameClock } from './frame-clock.js';
+export { v4l2Args, rtspArgs, fileArgs, qscaleFor } from './ffmpeg-args.js';
+export { reasonFromStderr, StderrTail } from './stderr-reason.js';
+export { maskPassword } from './source-url.js';
 export { SourceSpecError, SourceError } from './errors.js';

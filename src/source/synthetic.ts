@@ -1,5 +1,5 @@
-import type { Frame } from '../frame/index.js';
 import type { Source, SourceContext } from './source.js';
+import { FrameClock } from './frame-clock.js';
 import { renderRingInChild } from './render-ring.js';
 
 export interface SyntheticOptions {
@@ -13,35 +13,29 @@ export interface SyntheticOptions {
 }
 
 /**
- * The built-in test camera. It renders a ring of JPEGs once, then delivers one
- * per tick on a drift-free schedule: tick k is due at start + k/fps, computed from
- * the start time rather than from the previous tick, so timer lateness never
- * accumulates. Each delivery copies the ring's JPEG into a pooled buffer, as a
- * capture device writes into its own buffers. When the event loop falls more than a
- * tick behind, the missed ticks are skipped (and counted), never delivered in a burst.
+ * The built-in test camera. It renders a ring of JPEGs once, then delivers one per
+ * tick of a drift-free FrameClock. Each delivery copies the ring's JPEG into a
+ * pooled buffer, as a capture device writes into its own buffers.
  */
 export class SyntheticSource implements Source {
   readonly url: string;
   readonly nominalFps: number;
   private readonly options: Required<SyntheticOptions>;
+  private readonly clock: FrameClock;
   private ring: Buffer[] = [];
-  private context: SourceContext | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private startMs = 0;
-  private tickIndex = 0;
   private ringIndex = 0;
-  private skipped = 0;
-  private readonly onTick = this.tick.bind(this);
+  private context: SourceContext | undefined;
 
   constructor(options: SyntheticOptions) {
     this.options = { quality: 85, ringSize: 30, ...options };
     this.nominalFps = options.fps;
     this.url = `synthetic:${options.width}x${options.height}@${options.fps}`;
+    this.clock = new FrameClock(options.fps, () => this.deliver());
   }
 
   /** Ticks skipped because the event loop was late by more than a frame interval. */
   get ticksSkipped(): number {
-    return this.skipped;
+    return this.clock.skipped;
   }
 
   /** The size of the largest rendered frame, once started. */
@@ -58,36 +52,20 @@ export class SyntheticSource implements Source {
     // in flight to viewers; the pool grows by itself if more are needed.
     context.frames.reserve(this.largestFrame, 8);
     this.context = context;
-    this.startMs = performance.now();
-    this.tickIndex = 0;
     context.log.info({ source: this.url, ring: this.ring.length, largestFrame: this.largestFrame }, 'synthetic camera started');
-    this.tick();
+    this.clock.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clock.stop();
     this.context = undefined;
   }
 
-  private tick(): void {
+  private deliver(): void {
     const context = this.context;
     if (context === undefined) return;
     const jpeg = this.ring[this.ringIndex] as Buffer;
     this.ringIndex = (this.ringIndex + 1) % this.ring.length;
-    const frame: Frame = context.frames.fromJpeg(jpeg);
-    context.publish(frame);
-
-    const periodMs = 1000 / this.nominalFps;
-    const now = performance.now();
-    this.tickIndex++;
-    let dueMs = this.startMs + this.tickIndex * periodMs;
-    if (dueMs < now - periodMs) {
-      const behind = Math.floor((now - dueMs) / periodMs);
-      this.skipped += behind;
-      this.tickIndex += behind;
-      dueMs = this.startMs + this.tickIndex * periodMs;
-    }
-    if (this.context !== undefined) this.timer = setTimeout(this.onTick, Math.max(0, dueMs - now));
+    context.publish(context.frames.fromJpeg(jpeg));
   }
 }

@@ -2,11 +2,10 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { FrameFactory, type BufferPool, type Frame } from '../frame/index.js';
 import { RateMeter } from '../metrics/index.js';
-import type { Source, SourceContext } from '../source/index.js';
+import type { Source } from '../source/index.js';
 import { CameraCounters } from './camera-counters.js';
+import { SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
 import { Viewer, type ViewerCloseReason, type ViewerInfo, type ViewerStats } from './viewer.js';
-
-export type CameraState = 'idle' | 'starting' | 'live' | 'stopped' | 'failed';
 
 export interface CameraOptions {
   id: string;
@@ -18,14 +17,25 @@ export interface CameraOptions {
    * Default 1: see docs/ARCHITECTURE.md for why more only adds delay.
    */
   queueCapacity?: number;
+  /** Keep the source running with no viewers. Default false: it starts on demand. */
+  alwaysOn?: boolean;
+  /** With no viewer for this long, an on-demand source is stopped. Default 30 s. */
+  idleTimeoutMs?: number;
+  /** Stall detection and restart backoff. */
+  supervisor?: Partial<SupervisorOptions>;
 }
 
 export interface CameraStats {
   id: string;
   source: string;
-  state: CameraState;
-  /** Why the camera failed, else null. */
-  error: string | null;
+  alwaysOn: boolean;
+  /** starting, live, stalled, retrying (see retryInSeconds), idle (on demand, no viewer) or stopped. */
+  state: SourceState;
+  /** Why the source is not live, else null. */
+  reason: string | null;
+  retryInSeconds: number | null;
+  restarts: number;
+  lastFrameAgeMs: number | null;
   /** Measured from frame arrivals. */
   fps: number;
   nominalFps: number | undefined;
@@ -59,9 +69,13 @@ export class Camera {
   private readonly queueCapacity: number;
   private readonly viewers: Viewer[] = [];
   private latest: Frame | undefined;
-  private state: CameraState = 'idle';
-  private error: string | undefined;
-  private readonly context: SourceContext;
+  private readonly supervisor: SourceSupervisor;
+  private readonly alwaysOn: boolean;
+  private readonly idleTimeoutMs: number;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Snapshots waiting for a first frame (on-demand start). Empty on the hot path. */
+  private frameWaiters: (() => void)[] = [];
   private readonly viewerClosed = this.removeViewer.bind(this);
 
   constructor(options: CameraOptions) {
@@ -70,42 +84,42 @@ export class Camera {
     this.log = options.log.child({ camera: options.id });
     this.queueCapacity = options.queueCapacity ?? 1;
     this.frames = new FrameFactory(options.pool);
-    this.context = { frames: this.frames, publish: this.publish.bind(this), fail: (error) => this.log.error({ reason: error.reason }, 'source failed'), log: this.log };
+    this.alwaysOn = options.alwaysOn ?? false;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.supervisor = new SourceSupervisor(this.source, this.frames, this.log, this.publish.bind(this), options.supervisor);
   }
 
-  get currentState(): CameraState {
-    return this.state;
+  get currentState(): SourceState {
+    return this.supervisor.currentState;
+  }
+
+  sourceStatus(): SourceStatus {
+    return this.supervisor.status();
   }
 
   get viewerCount(): number {
     return this.viewers.length;
   }
 
-  async start(): Promise<void> {
-    this.state = 'starting';
-    try {
-      await this.source.start(this.context);
-      this.state = 'live';
-    } catch (error) {
-      this.state = 'failed';
-      this.error = error instanceof Error ? error.message : String(error);
-      throw error;
-    }
+  /** Starts an always-on camera's source; an on-demand one waits for its first viewer or snapshot. */
+  start(): void {
+    if (this.alwaysOn) this.supervisor.start();
   }
 
   /** Stops the source, ends every viewer's stream and releases the latest frame. */
   async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.state = 'stopped';
-    await this.source.stop();
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelIdle();
+    await this.supervisor.stop();
     for (const viewer of [...this.viewers]) viewer.close('shutdown');
-    this.latest?.release();
-    this.latest = undefined;
+    this.dropLatest();
+    for (const wake of this.frameWaiters.splice(0)) wake();
   }
 
   /** Fan-out: the hot path. Takes over the publisher's reference to `frame`. */
   publish(frame: Frame): void {
-    if (this.state === 'stopped') {
+    if (this.stopped) {
       frame.release();
       return;
     }
@@ -118,6 +132,7 @@ export class Camera {
     const viewers = this.viewers;
     for (let i = 0; i < viewers.length; i++) (viewers[i] as Viewer).offer(frame);
     previous?.release();
+    if (this.frameWaiters.length > 0) for (const wake of this.frameWaiters.splice(0)) wake();
   }
 
   /** The latest frame, retained for the caller (who must release it), or undefined before the first. */
@@ -126,12 +141,36 @@ export class Camera {
   }
 
   /**
+   * The latest frame for a snapshot, starting an on-demand source and waiting up
+   * to `timeoutMs` for its first frame. Retained for the caller; undefined on timeout.
+   */
+  async snapshotWhenReady(timeoutMs: number): Promise<Frame | undefined> {
+    if (this.latest === undefined && !this.stopped) {
+      this.demand();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.frameWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      if (this.viewers.length === 0) this.armIdle();
+    }
+    return this.snapshot();
+  }
+
+  /**
    * Starts streaming to `sink` (the response head must already be written). The
    * viewer gets the latest frame at once, then every new one.
    */
   addViewer(sink: Writable, info: ViewerInfo): Viewer {
     const viewer = new Viewer(sink, info, this.counters, this.queueCapacity, this.viewerClosed);
+    if (this.stopped) {
+      viewer.close('shutdown');
+      return viewer;
+    }
     this.viewers.push(viewer);
+    this.demand();
     this.counters.viewersTotal++;
     this.log.info({ viewer: viewer.id, remote: info.remote, userAgent: info.userAgent, viewers: this.viewers.length }, 'viewer connected');
     if (this.latest !== undefined) viewer.offer(this.latest);
@@ -140,11 +179,16 @@ export class Camera {
 
   stats(): CameraStats {
     const latest = this.latest;
+    const status = this.supervisor.status();
     return {
       id: this.id,
       source: this.source.url,
-      state: this.state,
-      error: this.error ?? null,
+      alwaysOn: this.alwaysOn,
+      state: status.state,
+      reason: status.reason,
+      retryInSeconds: status.retryInSeconds,
+      restarts: status.restarts,
+      lastFrameAgeMs: status.lastFrameAgeMs,
       fps: round(this.fps.rate(), 2),
       nominalFps: this.source.nominalFps,
       framesCaptured: this.counters.framesCaptured,
@@ -165,6 +209,36 @@ export class Camera {
       { viewer: viewer.id, remote: viewer.info.remote, reason, framesSent: viewer.framesSent, bytesSent: viewer.bytesSent, drops: viewer.drops.total, viewers: this.viewers.length },
       'viewer disconnected',
     );
+    if (this.viewers.length === 0) this.armIdle();
+  }
+
+  /** Someone wants frames: make sure the source runs. */
+  private demand(): void {
+    this.cancelIdle();
+    if (!this.stopped) this.supervisor.start();
+  }
+
+  private armIdle(): void {
+    if (this.alwaysOn || this.stopped || this.idleTimer !== undefined) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.viewers.length > 0 || this.stopped) return;
+      this.log.info({ idleSeconds: this.idleTimeoutMs / 1000 }, 'no viewers: stopping the on-demand source');
+      void this.supervisor.stop('idle').then(() => {
+        if (this.viewers.length === 0) this.dropLatest();
+      });
+    }, this.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private cancelIdle(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private dropLatest(): void {
+    this.latest?.release();
+    this.latest = undefined;
   }
 }
 
