@@ -11,3 +11,5 @@ export { v4l2Args, rtspArgs, fileArgs, qscaleFor } from './ffmpeg-args.js';
 export { reasonFromStderr, StderrTail } from './stderr-reason.js';
 export { maskPassword } from './source-url.js';
 export { SourceSpecError, SourceError } from './errors.js';
+export { HttpMjpegSource } from './http-mjpeg.js';
+export type { HttpMjpegSourceOptions, HttpMjpegStats } from './http-mjpeg.js';

@@ -1,5 +1,6 @@
 import { SourceSpecError } from './errors.js';
 import { execSource, fileSource, rtspSource, v4l2Source, type SourceDefaults } from './ffmpeg-sources.js';
+import { HttpMjpegSource } from './http-mjpeg.js';
 import { JpegDirSource } from './jpegdir.js';
 import type { Source } from './source.js';
 import { SourceQuery, splitQuery } from './source-url.js';
@@ -27,6 +28,7 @@ export function parseSource(spec: string, defaults: SourceDefaults = {}): Source
   if (trimmed.startsWith('synthetic:')) return syntheticSource(trimmed);
   if (trimmed.startsWith('v4l2://')) return v4l2Source(trimmed, defaults);
   if (/^rtsps?:\/\//.test(trimmed)) return rtspSource(trimmed, defaults);
+  if (/^https?:\/\//i.test(trimmed)) return new HttpMjpegSource(trimmed);
   if (trimmed.startsWith('file:') || /^\.{0,2}\//.test(trimmed)) return fileSource(trimmed, defaults);
   if (trimmed.startsWith('exec:')) return execSource(trimmed);
   if (trimmed.startsWith('jpegdir:')) return jpegDirSource(trimmed);

@@ -72,5 +72,6 @@ export function splitQuery(rest: string): [string, string] {
 
 /** A URL for logs and stats with its password replaced by `***`. */
 export function maskPassword(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]+):[^@/?#]*@/i, '$1:***@');
+  // The password runs to the last '@' before the path: an unencoded '@' inside it stays hidden.
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*):[^/?#]*@/i, '$1:***@');
 }
