@@ -8,8 +8,31 @@ import { DEFAULT_SOURCE, parseSource, type Source } from './source/index.js';
 import { Camera } from './stream/index.js';
 import { VERSION } from './version.js';
 
+/** What a camera id may be: it appears in /cam/<id>/stream. */
+export const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** One camera: its id (in /cam/<id>/…), its source, and how to run it. */
+export interface CameraConfig {
+  id: string;
+  /** A source URL (see SOURCE_FORMS) or a Source object. */
+  source: string | Source;
+  /** Keep the source running with no viewers. Default false (on demand). */
+  alwaysOn?: boolean;
+  /** Seconds without viewers before an on-demand source stops. Default 30. */
+  idleTimeoutSeconds?: number;
+  /** Seconds without a frame before the source counts as stalled and is restarted. Default 5. */
+  stallTimeoutSeconds?: number;
+  /** JPEG quality 1–100 for sources camstream encodes (RTSP, files, raw webcams). Default 85. */
+  quality?: number;
+  rtspTransport?: 'tcp' | 'udp';
+  /** Frames a viewer may have waiting behind the one it writes (power of two). Default 1. */
+  queueCapacity?: number;
+}
+
 export interface CamstreamOptions {
-  /** A source URL such as `synthetic:1920x1080@60`, or a Source object. Default `synthetic:1280x720@30`. */
+  /** The cameras; the first also answers /stream and /snapshot. Default: one camera from `source`. */
+  cameras?: CameraConfig[];
+  /** Shorthand for one camera with id `default`. Default `synthetic:1280x720@30`. */
   source?: string | Source;
   /** Address to listen on. Default 127.0.0.1. */
   host?: string;
@@ -49,11 +72,35 @@ export class Camstream {
   constructor(options: CamstreamOptions = {}) {
     this.log = options.logger ?? pino({ level: options.logLevel ?? 'info' });
     this.pool = new BufferPool(options.pool);
-    const source = typeof options.source === 'object' ? options.source : parseSource(options.source ?? DEFAULT_SOURCE);
-    this.cameras = [new Camera({ id: 'default', source, pool: this.pool, log: this.log, queueCapacity: options.queueCapacity })];
+    const configs = options.cameras ?? [{ id: 'default', source: options.source ?? DEFAULT_SOURCE }];
+    if (configs.length === 0) throw new CamstreamError('CAMSTREAM_CONFIG', 'no cameras configured: give a --source or a config file with cameras');
+    const seen = new Set<string>();
+    for (const { id } of configs) {
+      if (!CAMERA_ID.test(id)) throw new CamstreamError('CAMSTREAM_CONFIG', `camera id '${id}' is not usable in a URL; use letters, digits, '-' and '_' (up to 64)`);
+      if (seen.has(id)) throw new CamstreamError('CAMSTREAM_CONFIG', `two cameras have the id '${id}'; ids must be unique`);
+      seen.add(id);
+    }
+    this.cameras = configs.map((config) => this.makeCamera(config, options.queueCapacity));
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 8080;
     this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs });
+  }
+
+  private makeCamera(config: CameraConfig, queueCapacity: number | undefined): Camera {
+    const source =
+      typeof config.source === 'object'
+        ? config.source
+        : parseSource(config.source, { quality: config.quality, rtspTransport: config.rtspTransport });
+    return new Camera({
+      id: config.id,
+      source,
+      pool: this.pool,
+      log: this.log,
+      queueCapacity: config.queueCapacity ?? queueCapacity,
+      alwaysOn: config.alwaysOn,
+      idleTimeoutMs: config.idleTimeoutSeconds === undefined ? undefined : config.idleTimeoutSeconds * 1000,
+      supervisor: config.stallTimeoutSeconds === undefined ? {} : { stallTimeoutMs: config.stallTimeoutSeconds * 1000 },
+    });
   }
 
   /** Starts the cameras, then listens. Resolves with the server's URL. */
@@ -70,7 +117,7 @@ export class Camstream {
       throw error;
     }
     const url = this.url;
-    this.log.info({ url, version: VERSION, source: this.cameras.map((camera) => camera.source.url) }, 'camstream listening');
+    this.log.info({ url, version: VERSION, cameras: this.cameras.map((camera) => `${camera.id}: ${camera.source.url}`) }, 'camstream listening');
     return url;
   }
 

@@ -3,7 +3,7 @@
  * sources, cameras) in your own Node application.
  */
 export { Camstream, createCamstream, ListenError } from './camstream.js';
-export type { CamstreamOptions } from './camstream.js';
+export type { CamstreamOptions, CameraConfig } from './camstream.js';
 export * from './frame/index.js';
 export * from './source/index.js';
 export * from './stream/index.js';

@@ -2,7 +2,7 @@
 import { CamstreamError } from '../frame/index.js';
 import { createCamstream } from '../camstream.js';
 import { VERSION } from '../version.js';
-import { parseCli, USAGE, UsageError } from './args.js';
+import { ConfigError, resolveSettings, USAGE, UsageError } from './args.js';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 1500;
@@ -10,9 +10,9 @@ const SHUTDOWN_GRACE_MS = 1500;
 async function main(): Promise<void> {
   let options;
   try {
-    options = parseCli(process.argv.slice(2));
+    options = resolveSettings(process.argv.slice(2), process.env);
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`camstream: ${error.message}\n`);
       process.exit(2);
     }
@@ -28,11 +28,12 @@ async function main(): Promise<void> {
   }
 
   const camstream = createCamstream({
-    source: options.source,
+    cameras: options.cameras,
     host: options.host,
     port: options.port,
     logLevel: options.logLevel,
     queueCapacity: options.queueCapacity,
+    snapshotTimeoutMs: options.snapshotTimeoutSeconds * 1000,
   });
 
   const shutdown = (signal: NodeJS.Signals): void => {

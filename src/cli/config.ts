@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { CAMERA_ID, type CameraConfig } from '../camstream.js';
+import { CamstreamError } from '../frame/index.js';
+import { parseSource, SourceSpecError } from '../source/index.js';
+
+/** A config file that cannot be used; the message names the file, line, key and what is accepted. */
+export class ConfigError extends CamstreamError {
+  constructor(message: string) {
+    super('CAMSTREAM_CONFIG', message);
+  }
+}
+
+/** What a config file may set; every field optional (flags and env override them). */
+export interface FileConfig {
+  host?: string;
+  port?: number;
+  logLevel?: string;
+  snapshotTimeoutSeconds?: number;
+  queueCapacity?: number;
+  cameras?: CameraConfig[];
+}
+
+type Path = (string | number)[];
+
+const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'cameras'];
+const CAMERA_KEYS = ['id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'quality', 'rtsp-transport', 'queue-capacity'];
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/**
+ * Reads and validates a YAML config file such as
+ *
+ *   cameras:
+ *     - id: door
+ *       source: rtsp://user:pass@192.0.2.10/stream1
+ *
+ * Every error says where: `cams.yaml:4:13: cameras[1].source: …`.
+ */
+export function loadConfigFile(file: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax !== undefined) {
+    const { line, col } = lines.linePos(syntax.pos[0]);
+    throw new ConfigError(`${file}:${line}:${col}: not valid YAML: ${syntax.message.split('\n')[0]}`);
+  }
+  return new ConfigReader(file, doc, lines).read();
+}
+
+class ConfigReader {
+  constructor(
+    private readonly file: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  read(): FileConfig {
+    const root: unknown = this.doc.toJS();
+    if (root === null || root === undefined) return {};
+    if (!isPlainObject(root)) this.fail([], 'expected a mapping with keys such as host, port and cameras');
+    this.checkKeys(root, [], TOP_KEYS);
+    const config: FileConfig = {};
+    if ('host' in root) config.host = this.string(root.host, ['host']);
+    if ('port' in root) config.port = this.integer(root.port, ['port'], 0, 65535);
+    if ('log-level' in root) config.logLevel = this.choice(root['log-level'], ['log-level'], LOG_LEVELS);
+    if ('snapshot-timeout' in root) config.snapshotTimeoutSeconds = this.seconds(root['snapshot-timeout'], ['snapshot-timeout']);
+    if ('queue-capacity' in root) config.queueCapacity = this.queueCapacity(root['queue-capacity'], ['queue-capacity']);
+    if ('cameras' in root) config.cameras = this.cameras(root.cameras);
+    return config;
+  }
+
+  private cameras(value: unknown): CameraConfig[] {
+    if (!Array.isArray(value) || value.length === 0) this.fail(['cameras'], 'expected a list of cameras, each with an id and a source');
+    const ids = new Set<string>();
+    return value.map((entry: unknown, index) => {
+      const at: Path = ['cameras', index];
+      if (!isPlainObject(entry)) this.fail(at, 'expected a camera: a mapping with id and source');
+      this.checkKeys(entry, at, CAMERA_KEYS);
+      if (!('id' in entry)) this.fail(at, 'missing id (letters, digits, - and _, used in /cam/<id>/stream)');
+      if (!('source' in entry)) this.fail(at, `missing source, e.g. source: rtsp://camera.local/stream1`);
+      const id = this.string(entry.id, [...at, 'id']);
+      if (!CAMERA_ID.test(id)) this.fail([...at, 'id'], `'${id}' is not usable in a URL; use letters, digits, '-' and '_' (up to 64)`);
+      if (ids.has(id)) this.fail([...at, 'id'], `a camera with id '${id}' is already defined; ids must be unique`);
+      ids.add(id);
+      const camera: CameraConfig = { id, source: this.string(entry.source, [...at, 'source']) };
+      if ('always-on' in entry) camera.alwaysOn = this.boolean(entry['always-on'], [...at, 'always-on']);
+      if ('idle-timeout' in entry) camera.idleTimeoutSeconds = this.seconds(entry['idle-timeout'], [...at, 'idle-timeout']);
+      if ('stall-timeout' in entry) camera.stallTimeoutSeconds = this.seconds(entry['stall-timeout'], [...at, 'stall-timeout']);
+      if ('quality' in entry) camera.quality = this.integer(entry.quality, [...at, 'quality'], 1, 100);
+      if ('rtsp-transport' in entry) camera.rtspTransport = this.choice(entry['rtsp-transport'], [...at, 'rtsp-transport'], ['tcp', 'udp'] as const);
+      if ('queue-capacity' in entry) camera.queueCapacity = this.queueCapacity(entry['queue-capacity'], [...at, 'queue-capacity']);
+      try {
+        parseSource(camera.source as string, { quality: camera.quality, rtspTransport: camera.rtspTransport });
+      } catch (error) {
+        if (error instanceof SourceSpecError) this.fail([...at, 'source'], error.message);
+        throw error;
+      }
+      return camera;
+    });
+  }
+
+  private checkKeys(object: Record<string, unknown>, at: Path, allowed: string[]): void {
+    for (const key of Object.keys(object)) {
+      if (!allowed.includes(key)) this.fail([...at, key], `unknown key '${key}'; accepted: ${allowed.join(', ')}`, true);
+    }
+  }
+
+  private string(value: unknown, at: Path): string {
+    if (typeof value !== 'string' || value.trim() === '') this.fail(at, `expected text, got ${describe(value)}`);
+    return value;
+  }
+
+  private boolean(value: unknown, at: Path): boolean {
+    if (typeof value !== 'boolean') this.fail(at, `expected true or false, got ${describe(value)}`);
+    return value;
+  }
+
+  private integer(value: unknown, at: Path, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) this.fail(at, `expected a whole number from ${min} to ${max}, got ${describe(value)}`);
+    return value;
+  }
+
+  private seconds(value: unknown, at: Path): number {
+    if (typeof value !== 'number' || !(value >= 0.1 && value <= 86_400)) this.fail(at, `expected seconds from 0.1 to 86400, got ${describe(value)}`);
+    return value;
+  }
+
+  private queueCapacity(value: unknown, at: Path): number {
+    const capacity = this.integer(value, at, 1, 64);
+    if ((capacity & (capacity - 1)) !== 0) this.fail(at, `expected a power of two from 1 to 64, got ${capacity}`);
+    return capacity;
+  }
+
+  private choice<T extends string>(value: unknown, at: Path, choices: readonly T[]): T {
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) this.fail(at, `expected one of ${choices.join(', ')}, got ${describe(value)}`);
+    return value as T;
+  }
+
+  /** Throws a ConfigError pointing at the value (or the key) at `at`. */
+  private fail(at: Path, message: string, pointAtKey = false): never {
+    let offset: number | undefined;
+    const node = this.doc.getIn(at, true) as { range?: [number, number, number] } | undefined;
+    if (pointAtKey && at.length > 0) {
+      const parent = this.doc.getIn(at.slice(0, -1), true);
+      if (isMap(parent)) offset = (parent.items.find((pair) => (pair.key as { value?: unknown })?.value === at.at(-1))?.key as { range?: number[] })?.range?.[0];
+    }
+    offset ??= node?.range?.[0];
+    if (offset === undefined && at.length > 0) {
+      const parent = this.doc.getIn(at.slice(0, -1), true) as { range?: number[] } | undefined;
+      if (isMap(parent) || isSeq(parent)) offset = parent.range?.[0];
+    }
+    const where = offset === undefined ? this.file : `${this.file}:${this.lines.linePos(offset).line}:${this.lines.linePos(offset).col}`;
+    const key = at.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
+    throw new ConfigError(`${where}: ${key === '' ? '' : `${key}: `}${message}`);
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
