@@ -3,6 +3,7 @@ import { JpegFramer, type Frame } from '../frame/index.js';
 import { SourceError } from './errors.js';
 import type { Source, SourceContext } from './source.js';
 import { reasonFromStderr, StderrTail } from './stderr-reason.js';
+import { maskPassword } from './source-url.js';
 
 export interface ProcessSourceOptions {
   /** The source as the user wrote it (passwords masked). */
@@ -67,7 +68,7 @@ export class ProcessSource implements Source {
       let started = false;
       child.once('spawn', () => {
         started = true;
-        context.log.info({ pid: child.pid, command: this.options.command, args: this.options.args }, 'source process started');
+        context.log.info({ pid: child.pid, command: this.options.command, args: this.options.args.map(maskPassword) }, 'source process started');
         resolve();
       });
       child.once('error', (error: NodeJS.ErrnoException) => {
@@ -75,12 +76,21 @@ export class ProcessSource implements Source {
         if (!started) reject(new SourceError(reason, { cause: error }));
         else if (!this.stopping) context.fail(new SourceError(reason, { cause: error }));
       });
+      // 'exit' comes when the process itself ends; 'close' only once every holder of
+      // its stdout has gone. A shell killed from outside can leave its children
+      // (ffmpeg under `sh -c`) writing: end the whole group so 'close' follows.
+      child.once('exit', () => killGroup(child, 'SIGKILL'));
       child.once('close', (code, signal) => {
         framer.reset();
         if (this.child === child) this.child = undefined;
         if (!started || this.stopping) return;
         const how = signal !== null ? `killed by ${signal}` : code === 0 ? 'ended' : `exited with code ${code}`;
-        context.fail(new SourceError(reasonFromStderr(stderr.text, `${this.options.command} ${how}`)));
+        const { frames, bytesSkipped } = framer.stats;
+        const fallback =
+          frames === 0 && bytesSkipped > 0
+            ? `${this.options.command} ${how} without printing a JPEG (${bytesSkipped} bytes of something else): does it write MJPEG to stdout?`
+            : `${this.options.command} ${how}`;
+        context.fail(new SourceError(reasonFromStderr(stderr.text, fallback)));
       });
     });
   }
