@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/index.js';
 import { createHttpServer } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
-import { DEFAULT_SOURCE, parseSource, type Source } from './source/index.js';
+import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
 import { Camera } from './stream/index.js';
 import { VERSION } from './version.js';
 
@@ -22,6 +22,8 @@ export interface CameraConfig {
   idleTimeoutSeconds?: number;
   /** Seconds without a frame before the source counts as stalled and is restarted. Default 5. */
   stallTimeoutSeconds?: number;
+  /** Seconds after the last frame before viewers get "no signal" cards. Default 5. */
+  noSignalAfterSeconds?: number;
   /** JPEG quality 1–100 for sources camstream encodes (RTSP, files, raw webcams). Default 85. */
   quality?: number;
   rtspTransport?: 'tcp' | 'udp';
@@ -65,6 +67,7 @@ export class Camstream {
   readonly cameras: readonly Camera[];
   readonly http: FastifyInstance;
   private readonly processMonitor = new ProcessMonitor();
+  private readonly noSignalRenderer = new NoSignalRenderer();
   private readonly host: string;
   private readonly port: number;
   private stopping: Promise<void> | undefined;
@@ -100,6 +103,8 @@ export class Camstream {
       alwaysOn: config.alwaysOn,
       idleTimeoutMs: config.idleTimeoutSeconds === undefined ? undefined : config.idleTimeoutSeconds * 1000,
       supervisor: config.stallTimeoutSeconds === undefined ? {} : { stallTimeoutMs: config.stallTimeoutSeconds * 1000 },
+      noSignalRenderer: this.noSignalRenderer,
+      noSignalAfterMs: config.noSignalAfterSeconds === undefined ? undefined : config.noSignalAfterSeconds * 1000,
     });
   }
 
@@ -138,6 +143,7 @@ export class Camstream {
   private async shutdown(): Promise<void> {
     const closed = this.http.close();
     await Promise.all(this.cameras.map((camera) => camera.stop()));
+    this.noSignalRenderer.close();
     this.http.server.closeAllConnections();
     await closed;
     this.processMonitor.close();

@@ -181,3 +181,38 @@ test('the other cameras\' routes: /cam/<id>/stream and /snapshot, unknown id is 
     await server.stop();
   }
 });
+
+test('while the source is down, viewers keep their connection and get "no signal" cards of the same size until it returns', async () => {
+  const real = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#f0f0f0' } }).jpeg().toBuffer();
+  const path = join(dir, 'real.jpg');
+  writeFileSync(path, real);
+  const { server, url } = await startServer({
+    cameras: [{ id: 'flaky', source: `exec:cat ${path}; sleep 60`, stallTimeoutSeconds: 0.5, noSignalAfterSeconds: 0.5 }],
+  });
+  const viewer = connectMjpeg(url, '/cam/flaky/stream');
+  try {
+    // The real frame, a card, then the real frame again once the source restarted.
+    await viewer.waitForParts(1, 10_000);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const kinds = viewer.parts.map((part) => (part.jpeg.equals(real) ? 'real' : 'card'));
+      if (kinds.join(',').includes('real,card') && kinds.lastIndexOf('real') > kinds.indexOf('card')) break;
+      await sleep(100);
+    }
+    const card = viewer.parts.find((part) => !part.jpeg.equals(real));
+    assert.ok(card !== undefined, 'a no-signal card arrived');
+    const metadata = await sharp(card.jpeg).metadata();
+    assert.deepEqual({ width: metadata.width, height: metadata.height }, { width: 200, height: 100 }, 'the card has the camera\'s frame size');
+    const { channels } = await sharp(card.jpeg).stats();
+    assert.ok((channels[0]?.mean ?? 255) < 128, 'a dark card, not the light camera frame');
+    const kinds = viewer.parts.map((part) => (part.jpeg.equals(real) ? 'real' : 'card'));
+    assert.ok(kinds.lastIndexOf('real') > kinds.indexOf('card'), `frames resume after the cards: ${kinds.join(',')}`);
+    const camera = await cameraStats(url, 'flaky');
+    assert.ok(camera.noSignalFrames >= 1);
+    assert.ok(camera.restarts >= 1);
+    assert.equal(viewer.socket.destroyed, false);
+  } finally {
+    viewer.close();
+    await server.stop();
+  }
+});

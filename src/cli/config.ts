@@ -24,7 +24,7 @@ export interface FileConfig {
 type Path = (string | number)[];
 
 const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'cameras'];
-const CAMERA_KEYS = ['id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'quality', 'rtsp-transport', 'queue-capacity'];
+const CAMERA_KEYS = ['id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'no-signal-after', 'quality', 'rtsp-transport', 'queue-capacity'];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /**
@@ -93,6 +93,7 @@ class ConfigReader {
       if ('always-on' in entry) camera.alwaysOn = this.boolean(entry['always-on'], [...at, 'always-on']);
       if ('idle-timeout' in entry) camera.idleTimeoutSeconds = this.seconds(entry['idle-timeout'], [...at, 'idle-timeout']);
       if ('stall-timeout' in entry) camera.stallTimeoutSeconds = this.seconds(entry['stall-timeout'], [...at, 'stall-timeout']);
+      if ('no-signal-after' in entry) camera.noSignalAfterSeconds = this.seconds(entry['no-signal-after'], [...at, 'no-signal-after']);
       if ('quality' in entry) camera.quality = this.integer(entry.quality, [...at, 'quality'], 1, 100);
       if ('rtsp-transport' in entry) camera.rtspTransport = this.choice(entry['rtsp-transport'], [...at, 'rtsp-transport'], ['tcp', 'udp'] as const);
       if ('queue-capacity' in entry) camera.queueCapacity = this.queueCapacity(entry['queue-capacity'], [...at, 'queue-capacity']);

@@ -6,3 +6,4 @@ export { BOUNDARY, STREAM_CONTENT_TYPE, PART_TRAILER, FIRST_BOUNDARY, HEADER_SPA
 export { CamstreamError, BufferOwnershipError, FrameSizeError } from './errors.js';
 export { JpegFramer, DEFAULT_MAX_FRAME_BYTES } from './jpeg-framer.js';
 export type { JpegFramerOptions, JpegFramerStats, JpegDiscardReason } from './jpeg-framer.js';
+export { readJpegSize } from './jpeg-size.js';

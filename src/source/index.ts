@@ -13,3 +13,5 @@ export { maskPassword } from './source-url.js';
 export { SourceSpecError, SourceError } from './errors.js';
 export { HttpMjpegSource } from './http-mjpeg.js';
 export type { HttpMjpegSourceOptions, HttpMjpegStats } from './http-mjpeg.js';
+export { NoSignalRenderer } from './no-signal-renderer.js';
+export type { NoSignalCard } from './no-signal-renderer.js';

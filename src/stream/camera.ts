@@ -1,9 +1,10 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { FrameFactory, type BufferPool, type Frame } from '../frame/index.js';
+import { FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
 import { RateMeter } from '../metrics/index.js';
-import type { Source } from '../source/index.js';
+import type { NoSignalRenderer, Source } from '../source/index.js';
 import { CameraCounters } from './camera-counters.js';
+import { NoSignalFeed } from './no-signal-feed.js';
 import { SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
 import { Viewer, type ViewerCloseReason, type ViewerInfo, type ViewerStats } from './viewer.js';
 
@@ -23,6 +24,10 @@ export interface CameraOptions {
   idleTimeoutMs?: number;
   /** Stall detection and restart backoff. */
   supervisor?: Partial<SupervisorOptions>;
+  /** Renders "no signal" cards while the source is down; none without it. */
+  noSignalRenderer?: NoSignalRenderer;
+  /** How long after the last frame the cards start. Default 5 s. */
+  noSignalAfterMs?: number;
 }
 
 export interface CameraStats {
@@ -43,6 +48,8 @@ export interface CameraStats {
   framesSent: number;
   bytesSent: number;
   drops: ReturnType<CameraCounters['drops']['toJSON']>;
+  /** "No signal" cards sent while the source was down. */
+  noSignalFrames: number;
   viewers: number;
   viewersTotal: number;
   latestFrame: { sequence: number; bytes: number; timestamp: number } | undefined;
@@ -76,6 +83,9 @@ export class Camera {
   private stopped = false;
   /** Snapshots waiting for a first frame (on-demand start). Empty on the hot path. */
   private frameWaiters: (() => void)[] = [];
+  private readonly noSignal: NoSignalFeed | undefined;
+  /** Whether the no-signal feed knows the size of this source's frames. */
+  private sizeKnown = false;
   private readonly viewerClosed = this.removeViewer.bind(this);
 
   constructor(options: CameraOptions) {
@@ -87,6 +97,18 @@ export class Camera {
     this.alwaysOn = options.alwaysOn ?? false;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     this.supervisor = new SourceSupervisor(this.source, this.frames, this.log, this.publish.bind(this), options.supervisor);
+    if (options.noSignalRenderer !== undefined) {
+      const feed = new NoSignalFeed(this.id, options.noSignalRenderer, this.frames, this.fanOut.bind(this), options.noSignalAfterMs ?? 5000);
+      this.noSignal = feed;
+      this.supervisor.onStateChange = (state) => {
+        if (state === 'stalled' || state === 'retrying') {
+          this.sizeKnown = false;
+          feed.sourceDown(this.supervisor.sinceLastFrameMs());
+        } else if (state === 'live' || state === 'idle' || state === 'stopped') {
+          feed.sourceUp();
+        }
+      };
+    }
   }
 
   get currentState(): SourceState {
@@ -117,7 +139,7 @@ export class Camera {
     for (const wake of this.frameWaiters.splice(0)) wake();
   }
 
-  /** Fan-out: the hot path. Takes over the publisher's reference to `frame`. */
+  /** A frame from the source: counted, then fanned out (the hot path). Takes over the publisher's reference. */
   publish(frame: Frame): void {
     if (this.stopped) {
       frame.release();
@@ -125,6 +147,19 @@ export class Camera {
     }
     this.counters.framesCaptured++;
     this.fps.mark(frame.capture.monoMs);
+    if (!this.sizeKnown && this.noSignal !== undefined) {
+      this.sizeKnown = true;
+      this.noSignal.setSize(readJpegSize(frame.jpeg));
+    }
+    this.fanOut(frame);
+  }
+
+  /** Makes `frame` the latest and offers it to every viewer. Takes over the caller's reference. */
+  private fanOut(frame: Frame): void {
+    if (this.stopped) {
+      frame.release();
+      return;
+    }
     const previous = this.latest;
     this.latest = frame;
     // Viewers leave only from a socket 'close' event, never synchronously inside
@@ -195,6 +230,7 @@ export class Camera {
       framesSent: this.counters.framesSent,
       bytesSent: this.counters.bytesSent,
       drops: this.counters.drops.toJSON(),
+      noSignalFrames: this.noSignal?.cardsSent ?? 0,
       viewers: this.viewers.length,
       viewersTotal: this.counters.viewersTotal,
       latestFrame: latest && { sequence: latest.sequence, bytes: latest.jpeg.length, timestamp: latest.capture.wallMicros / 1e6 },

@@ -70,6 +70,9 @@ export class SourceSupervisor {
   private readonly onStallTimer = this.stallTimerFired.bind(this);
   private stopping: Promise<void> | undefined;
 
+  /** Told of every state change (the camera starts or ends "no signal" cards). */
+  onStateChange: ((state: SourceState) => void) | undefined;
+
   constructor(source: Source, frames: FrameFactory, log: Logger, deliver: (frame: Frame) => void, options: Partial<SupervisorOptions> = {}) {
     this.source = source;
     this.frames = frames;
@@ -206,5 +209,11 @@ export class SourceSupervisor {
     const previous = this.state;
     this.state = state;
     this.log.info({ from: previous, to: state, reason: state === 'live' ? undefined : this.reason ?? undefined }, `source ${state}`);
+    this.onStateChange?.(state);
+  }
+
+  /** Milliseconds since the last frame (0 before the first). */
+  sinceLastFrameMs(nowMs: number = performance.now()): number {
+    return this.lastFrameMs < 0 ? 0 : nowMs - this.lastFrameMs;
   }
 }
