@@ -46,6 +46,14 @@ test('three viewers each receive complete JPEG parts with increasing sequence nu
   }
 });
 
+test('/api/stats measures the frame rate and intervals from arrivals', async () => {
+  const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { fps: number; frameInterval: { p50Ms: number; p99Ms: number; count: number } }[] };
+  const camera = stats.cameras[0];
+  assert.ok(camera !== undefined && camera.fps > 25 && camera.fps < 35, `fps ${camera?.fps} for a 30 fps camera`);
+  assert.ok(camera.frameInterval.p50Ms > 28 && camera.frameInterval.p50Ms < 40, `median interval ${camera.frameInterval.p50Ms} ms`);
+  assert.ok(camera.frameInterval.count > 10);
+});
+
 test('a new viewer gets the latest frame at once, not after the next one', async () => {
   const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { latestFrame: { sequence: number } }[] };
   const latest = stats.cameras[0]?.latestFrame.sequence as number;

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
-import { RateMeter } from '../metrics/index.js';
+import { RateMeter, type IntervalStats } from '../metrics/index.js';
 import type { NoSignalRenderer, Source } from '../source/index.js';
 import { CameraCounters } from './camera-counters.js';
 import { NoSignalFeed } from './no-signal-feed.js';
@@ -41,8 +41,10 @@ export interface CameraStats {
   retryInSeconds: number | null;
   restarts: number;
   lastFrameAgeMs: number | null;
-  /** Measured from frame arrivals. */
+  /** Measured from frame arrivals (moving average). */
   fps: number;
+  /** Intervals between frame arrivals since start. */
+  frameInterval: IntervalStats;
   nominalFps: number | undefined;
   framesCaptured: number;
   framesSent: number;
@@ -225,6 +227,7 @@ export class Camera {
       restarts: status.restarts,
       lastFrameAgeMs: status.lastFrameAgeMs,
       fps: round(this.fps.rate(), 2),
+      frameInterval: this.fps.intervalStats(),
       nominalFps: this.source.nominalFps,
       framesCaptured: this.counters.framesCaptured,
       framesSent: this.counters.framesSent,

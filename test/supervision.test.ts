@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { BufferPool, Camera, reasonFromStderr, SourceError, v4l2Args, qscaleFor, type Source, type SourceContext } from '../src/index.js';
+import { connectMjpeg } from './helpers/mjpeg-client.js';
+import { cameraStats, waitForCamera } from './helpers/cameras.js';
+import { eventually, sleep, startServer } from './helpers/server.js';
+
+const silent = pino({ level: 'silent' });
+
+/** A source that fails every start, recording when it was asked. */
+class FailingSource implements Source {
+  readonly url = 'test:failing';
+  readonly nominalFps = undefined;
+  readonly starts: number[] = [];
+  async start(_context: SourceContext): Promise<void> {
+    this.starts.push(performance.now());
+    throw new SourceError('camera unplugged');
+  }
+  async stop(): Promise<void> {}
+}
+
+test('restarts back off exponentially with jitter, up to the cap, and count every restart', async () => {
+  const source = new FailingSource();
+  const camera = new Camera({ id: 'c', source, pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 40, maxRetryMs: 320 } });
+  camera.start();
+  await eventually(() => source.starts.length >= 7, 10_000, 10);
+  await camera.stop();
+  const gaps = source.starts.slice(1).map((at, i) => at - (source.starts[i] as number));
+  // Expected 40, 80, 160, 320, 320, 320 ms, each ±20 % (plus timer lateness).
+  const expected = [40, 80, 160, 320, 320, 320];
+  gaps.slice(0, 6).forEach((gap, i) => {
+    const base = expected[i] as number;
+    assert.ok(gap >= base * 0.8 - 1 && gap <= base * 1.2 + 40, `retry ${i + 1} after ${gap.toFixed(0)} ms, expected ${base} ±20 %`);
+  });
+  const status = camera.sourceStatus();
+  assert.equal(status.reason, 'camera unplugged');
+  assert.ok(status.restarts >= 6);
+  assert.equal(status.state, 'stopped');
+});
+
+test('retrying shows the reason and seconds until the next attempt', async () => {
+  const camera = new Camera({ id: 'c', source: new FailingSource(), pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 5000 } });
+  camera.start();
+  await eventually(() => camera.sourceStatus().state === 'retrying', 2000, 5);
+  const status = camera.sourceStatus();
+  assert.equal(status.state, 'retrying');
+  assert.equal(status.reason, 'camera unplugged');
+  assert.ok(status.retryInSeconds !== null && status.retryInSeconds > 3 && status.retryInSeconds <= 6, `retry in ${status.retryInSeconds} s`);
+  await camera.stop();
+});
+
+test('on demand: the source starts with the first viewer and stops after the idle timeout; always-on runs regardless', async () => {
+  const { server, url } = await startServer({
+    cameras: [
+      { id: 'lazy', source: 'synthetic:64x64@20', idleTimeoutSeconds: 0.3 },
+      { id: 'eager', source: 'synthetic:64x64@20', alwaysOn: true },
+    ],
+  });
+  try {
+    assert.equal((await cameraStats(url, 'lazy')).state, 'idle');
+    assert.ok((await waitForCamera(url, 'eager', (camera) => camera.state === 'live')).framesCaptured > 0, 'always-on camera runs with no viewer');
+    const viewer = connectMjpeg(url, '/cam/lazy/stream');
+    await viewer.waitForParts(3);
+    assert.equal((await cameraStats(url, 'lazy')).state, 'live');
+    viewer.close();
+    const idle = await waitForCamera(url, 'lazy', (camera) => camera.state === 'idle', 3000);
+    assert.equal(idle.state, 'idle');
+    assert.equal(idle.latestFrame, undefined, 'an idle camera holds no frame');
+    // A snapshot starts it again and waits for a fresh frame.
+    const snapshot = await fetch(`${url}/cam/lazy/snapshot`);
+    assert.equal(snapshot.status, 200);
+    await sleep(100);
+    assert.equal((await cameraStats(url, 'eager')).state, 'live');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('v4l2 arguments: MJPEG cameras are copied (Huffman tables restored), others encoded at the quality asked', () => {
+  assert.deepEqual(v4l2Args({ device: '/dev/video0', size: { width: 1280, height: 720 }, fps: 30, format: 'mjpeg', quality: 85 }), [
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+    '-f', 'v4l2', '-input_format', 'mjpeg', '-video_size', '1280x720', '-framerate', '30', '-i', '/dev/video0',
+    '-an', '-c:v', 'copy', '-bsf:v', 'mjpeg2jpeg', '-f', 'mjpeg', 'pipe:1',
+  ]);
+  const raw = v4l2Args({ device: '/dev/video2', size: undefined, fps: undefined, format: 'yuyv422', quality: 60 });
+  assert.deepEqual(raw.slice(raw.indexOf('-f')), ['-f', 'v4l2', '-input_format', 'yuyv422', '-i', '/dev/video2', '-an', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(qscaleFor(60)), '-f', 'mjpeg', 'pipe:1']);
+  assert.deepEqual([qscaleFor(100), qscaleFor(1), qscaleFor(85)], [2, 31, 6]);
+});
+
+test('ffmpeg\'s stderr becomes one line a user can act on', () => {
+  const cases: [string[], string][] = [
+    [['[rtsp @ 0x55d1] method DESCRIBE failed: 401 Unauthorized', 'rtsp://u:p@h/s: Server returned 401 Unauthorized (authorization failed)'], '401 Unauthorized: check the user and password in the source URL'],
+    [['[tcp @ 0x1] Connection to tcp://127.0.0.1:9?timeout=0 failed: Connection refused', 'rtsp://127.0.0.1:9/x: Connection refused'], 'Connection refused: is the camera on, and the host and port in the URL right?'],
+    [['/videos/x.mp4: No such file or directory'], 'No such file or directory: check the path'],
+    [['[in#0 @ 0x1] Error opening input: Something odd'], 'Error opening input: Something odd (ffmpeg exited with code 1)'],
+    [[], 'ffmpeg exited with code 1'],
+  ];
+  for (const [lines, reason] of cases) assert.equal(reasonFromStderr(lines, 'ffmpeg exited with code 1'), reason);
+});
