@@ -111,6 +111,10 @@ async function main(): Promise<void> {
   try {
     const url = await server.waitForUrl();
     log(`server ${server.pid} listening at ${url}`);
+    // Cameras start on demand: a snapshot starts this one (and its frame rendering)
+    // before anything is measured.
+    const first = await fetch(`${url}/snapshot`);
+    if (first.status !== 200) throw new Error(`the camera delivered no frame: ${first.status} ${await first.text()}`);
     for (const [index, viewers] of viewerCounts.entries()) {
       if (index > 0) await sleep(SETTLE_MS);
       log(`${viewers} viewer(s): ${WARMUP_SECONDS} s warm-up, ${seconds} s measured`);

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
@@ -34,6 +37,32 @@ for (const [args, message] of badFlags) {
     assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
   });
 }
+
+test('a bad config file exits 2 naming the file, line and key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camstream-cli-'));
+  const file = join(dir, 'cams.yaml');
+  writeFileSync(file, 'cameras:\n  - id: door\n    source: synthetic:64x64@5\n    stall-timeout: soon\n');
+  const { status, stderr } = runCli(['--config', file]);
+  assert.equal(status, 2, stderr);
+  assert.match(stderr, /cams\.yaml:4:20: cameras\[0\]\.stall-timeout: expected seconds from 0\.1 to 86400, got 'soon'/);
+});
+
+test('--config serves every camera it lists', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camstream-cli-'));
+  const file = join(dir, 'cams.yaml');
+  writeFileSync(file, 'cameras:\n  - id: door\n    source: synthetic:64x48@10\n  - id: yard\n    source: synthetic:96x64@10\n');
+  const { child, url } = await startCli(['--config', file]);
+  try {
+    const viewer = connectMjpeg(url, '/cam/yard/stream');
+    const [part] = await viewer.waitForParts(1);
+    viewer.close();
+    assert.ok(part !== undefined && part.jpeg.length > 0);
+    const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { id: string }[] };
+    assert.deepEqual(stats.cameras.map((camera) => camera.id), ['door', 'yard']);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
 
 test('--help lists the flags and endpoints; --version prints the version', () => {
   const help = runCli(['--help']);

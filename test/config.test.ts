@@ -27,8 +27,8 @@ cameras:
 `,
 );
 
-test('a config file defines cameras and settings', () => {
-  const settings = resolveSettings(['--config', CAMS]);
+test('a config file defines cameras and settings', async () => {
+  const settings = await resolveSettings(['--config', CAMS]);
   assert.equal(settings.port, 9000);
   assert.equal(settings.host, '0.0.0.0');
   assert.deepEqual(settings.cameras, [
@@ -37,19 +37,19 @@ test('a config file defines cameras and settings', () => {
   ]);
 });
 
-test('precedence: flags over environment over file over defaults', () => {
-  assert.equal(resolveSettings([], {}).port, 8080);
-  assert.equal(resolveSettings(['-c', CAMS], {}).port, 9000);
-  assert.equal(resolveSettings([], { CAMSTREAM_CONFIG: CAMS, CAMSTREAM_PORT: '9100' }).port, 9100);
-  assert.equal(resolveSettings(['--port', '9200'], { CAMSTREAM_CONFIG: CAMS, CAMSTREAM_PORT: '9100' }).port, 9200);
-  assert.equal(resolveSettings([], { CAMSTREAM_CONFIG: CAMS, CAMSTREAM_HOST: '127.0.0.2' }).host, '127.0.0.2');
+test('precedence: flags over environment over file over defaults', async () => {
+  assert.equal((await resolveSettings([], {})).port, 8080);
+  assert.equal((await resolveSettings(['-c', CAMS], {})).port, 9000);
+  assert.equal((await resolveSettings([], { CAMSTREAM_CONFIG: CAMS, CAMSTREAM_PORT: '9100' })).port, 9100);
+  assert.equal((await resolveSettings(['--port', '9200'], { CAMSTREAM_CONFIG: CAMS, CAMSTREAM_PORT: '9100' })).port, 9200);
+  assert.equal((await resolveSettings([], { CAMSTREAM_CONFIG: CAMS, CAMSTREAM_HOST: '127.0.0.2' })).host, '127.0.0.2');
   // A --source (or CAMSTREAM_SOURCE) is one camera and replaces the file's list.
-  assert.deepEqual(resolveSettings(['-c', CAMS], { CAMSTREAM_SOURCE: 'synthetic:64x64@5' }).cameras, [{ id: 'default', source: 'synthetic:64x64@5' }]);
+  assert.deepEqual((await resolveSettings(['-c', CAMS], { CAMSTREAM_SOURCE: 'synthetic:64x64@5' })).cameras, [{ id: 'default', source: 'synthetic:64x64@5' }]);
 });
 
-test('a bad environment variable is named in the error', () => {
-  assert.throws(() => resolveSettings([], { CAMSTREAM_PORT: 'eighty' }), (error: Error) => error instanceof UsageError && /^CAMSTREAM_PORT: expected a port number/.test(error.message));
-  assert.throws(() => resolveSettings([], { CAMSTREAM_SOURCE: 'nope' }), /UsageError: CAMSTREAM_SOURCE: unknown source 'nope'/);
+test('a bad environment variable is named in the error', async () => {
+  await assert.rejects(() => resolveSettings([], { CAMSTREAM_PORT: 'eighty' }), (error: Error) => error instanceof UsageError && /^CAMSTREAM_PORT: expected a port number/.test(error.message));
+  await assert.rejects(() => resolveSettings([], { CAMSTREAM_SOURCE: 'nope' }), /UsageError: CAMSTREAM_SOURCE: unknown source 'nope'/);
 });
 
 const badConfigs: [string, string, RegExp][] = [
@@ -65,9 +65,9 @@ const badConfigs: [string, string, RegExp][] = [
 ];
 
 for (const [what, text, message] of badConfigs) {
-  test(`config error names file, line, key and what is accepted: ${what}`, () => {
+  test(`config error names file, line, key and what is accepted: ${what}`, async () => {
     const path = configFile('bad.yaml', text);
-    assert.throws(() => resolveSettings(['--config', path]), (error: Error) => {
+    await assert.rejects(() => resolveSettings(['--config', path]), (error: Error) => {
       assert.ok(error instanceof ConfigError, `${error.name}: ${error.message}`);
       assert.match(error.message, message);
       return true;
@@ -75,6 +75,6 @@ for (const [what, text, message] of badConfigs) {
   });
 }
 
-test('a missing config file says so', () => {
-  assert.throws(() => resolveSettings(['--config', join(dir, 'nope.yaml')]), /cannot read config file .*nope\.yaml: no such file/);
+test('a missing config file says so', async () => {
+  await assert.rejects(() => resolveSettings(['--config', join(dir, 'nope.yaml')]), /cannot read config file .*nope\.yaml: no such file/);
 });

@@ -70,7 +70,7 @@ type StringFlag = 'source' | 'config' | 'host' | 'port' | 'log-level' | 'queue-c
  * the config file; throws UsageError or ConfigError naming the flag, variable or
  * file line that is wrong.
  */
-export function resolveSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Settings {
+export async function resolveSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Settings> {
   let values: Partial<Record<StringFlag, string>> & { help?: boolean; version?: boolean };
   try {
     ({ values } = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: FLAGS }));
@@ -88,7 +88,7 @@ export function resolveSettings(argv: readonly string[], env: NodeJS.ProcessEnv 
   };
 
   const configPath = raw('config');
-  const file: FileConfig = configPath === undefined ? {} : loadConfigFile(configPath[0]);
+  const file: FileConfig = configPath === undefined ? {} : await loadConfigFile(configPath[0]);
 
   const settings: Settings = {
     help: values.help ?? false,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { CAMERA_ID, type CameraConfig } from '../camstream.js';
 import { CamstreamError } from '../frame/index.js';
 import { parseSource, SourceSpecError } from '../source/index.js';
@@ -36,7 +36,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
  *
  * Every error says where: `cams.yaml:4:13: cameras[1].source: …`.
  */
-export function loadConfigFile(file: string): FileConfig {
+export async function loadConfigFile(file: string): Promise<FileConfig> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -44,14 +44,16 @@ export function loadConfigFile(file: string): FileConfig {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // Loaded only when a config file is used: the YAML parser is ~9 MB of RSS.
+  const yaml = await import('yaml');
+  const lines = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const syntax = doc.errors[0];
   if (syntax !== undefined) {
     const { line, col } = lines.linePos(syntax.pos[0]);
     throw new ConfigError(`${file}:${line}:${col}: not valid YAML: ${syntax.message.split('\n')[0]}`);
   }
-  return new ConfigReader(file, doc, lines).read();
+  return new ConfigReader(file, doc, lines, yaml.isMap, yaml.isSeq).read();
 }
 
 class ConfigReader {
@@ -59,6 +61,8 @@ class ConfigReader {
     private readonly file: string,
     private readonly doc: Document,
     private readonly lines: LineCounter,
+    private readonly isMap: (node: unknown) => boolean,
+    private readonly isSeq: (node: unknown) => boolean,
   ) {}
 
   read(): FileConfig {
@@ -150,12 +154,12 @@ class ConfigReader {
     const node = this.doc.getIn(at, true) as { range?: [number, number, number] } | undefined;
     if (pointAtKey && at.length > 0) {
       const parent = this.doc.getIn(at.slice(0, -1), true);
-      if (isMap(parent)) offset = (parent.items.find((pair) => (pair.key as { value?: unknown })?.value === at.at(-1))?.key as { range?: number[] })?.range?.[0];
+      if (this.isMap(parent)) offset = ((parent as { items: { key: unknown }[] }).items.find((pair) => (pair.key as { value?: unknown })?.value === at.at(-1))?.key as { range?: number[] })?.range?.[0];
     }
     offset ??= node?.range?.[0];
     if (offset === undefined && at.length > 0) {
       const parent = this.doc.getIn(at.slice(0, -1), true) as { range?: number[] } | undefined;
-      if (isMap(parent) || isSeq(parent)) offset = parent.range?.[0];
+      if (this.isMap(parent) || this.isSeq(parent)) offset = parent?.range?.[0];
     }
     const where = offset === undefined ? this.file : `${this.file}:${this.lines.linePos(offset).line}:${this.lines.linePos(offset).col}`;
     const key = at.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');

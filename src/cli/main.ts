@@ -10,7 +10,7 @@ const SHUTDOWN_GRACE_MS = 1500;
 async function main(): Promise<void> {
   let options;
   try {
-    options = resolveSettings(process.argv.slice(2), process.env);
+    options = await resolveSettings(process.argv.slice(2), process.env);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`camstream: ${error.message}\n`);
