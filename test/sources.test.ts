@@ -3,7 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { parseSource, ProcessSource } from '../src/index.js';
 import { cameraStats, waitForCamera } from './helpers/cameras.js';
@@ -12,6 +14,13 @@ import { sleep, startServer } from './helpers/server.js';
 import { requireTool } from './helpers/tools.js';
 
 const noFfmpeg = requireTool('ffmpeg', 'ffmpeg');
+
+/** A web server answering every request with an HTML page, as a misconfigured camera URL would. */
+const pageServer = await new Promise<{ url: string; server: http.Server }>((resolve) => {
+  const server = http.createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'));
+  server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+});
+after(() => pageServer.server.close());
 const dir = mkdtempSync(join(tmpdir(), 'camstream-sources-'));
 const emptyVideo = join(dir, 'empty.mp4');
 writeFileSync(emptyVideo, '');
@@ -120,6 +129,8 @@ const badSources: [string, string | (() => ReturnType<typeof parseSource>), RegE
   ['a command that exits at once', 'exec:exit 3', /^\/bin\/sh exited with code 3$/],
   ['a command that does not exist', 'exec:no-such-camera-program --mjpeg', /^command not found: check the program name/],
   ['ffmpeg not installed', () => parseSource(emptyVideo, { ffmpegPath: '/nonexistent/ffmpeg' }), /^ffmpeg is not installed: install it \(Debian\/Ubuntu: apt-get install ffmpeg\)/],
+  ['an http upstream that refuses', 'http://127.0.0.1:1/stream', /^connection refused by 127\.0\.0\.1:1: is the camera on and the URL right\?$/],
+  ['an http upstream that is a web page', () => parseSource(`${pageServer.url}/index.html`), /^upstream answered text\/html, not an MJPEG stream \(multipart\/x-mixed-replace\)$/],
   ['garbage bytes, then exit', 'exec:yes not-a-jpeg | head -c 200000', /^\/bin\/sh ended without printing a JPEG \(200000 bytes of something else\): does it write MJPEG to stdout\?$/],
 ];
 

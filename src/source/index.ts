@@ -2,7 +2,7 @@ export type { Source, SourceContext } from './source.js';
 export { SyntheticSource } from './synthetic.js';
 export type { SyntheticOptions } from './synthetic.js';
 export { parseSource, DEFAULT_SOURCE, SOURCE_FORMS } from './parse-source.js';
-export type { SourceDefaults } from './ffmpeg-sources.js';
+export type { SourceDefaults } from './ffmpeg-source.js';
 export { ProcessSource } from './process-source.js';
 export type { ProcessSourceOptions } from './process-source.js';
 export { JpegDirSource } from './jpegdir.js';

@@ -1,5 +1,9 @@
 import { SourceSpecError } from './errors.js';
-import { execSource, fileSource, rtspSource, v4l2Source, type SourceDefaults } from './ffmpeg-sources.js';
+import { execSource } from './exec.js';
+import type { SourceDefaults } from './ffmpeg-source.js';
+import { fileSource } from './file.js';
+import { rtspSource } from './rtsp.js';
+import { v4l2Source } from './v4l2.js';
 import { HttpMjpegSource } from './http-mjpeg.js';
 import { JpegDirSource } from './jpegdir.js';
 import type { Source } from './source.js';

@@ -19,6 +19,7 @@ export interface ProcessSourceOptions {
 
 /** How long a stopped process gets to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 2000;
+const DISCARD_LOG_INTERVAL_MS = 10_000;
 
 /**
  * A source that runs a program printing MJPEG (concatenated JPEGs) on stdout:
@@ -51,11 +52,22 @@ export class ProcessSource implements Source {
   start(context: SourceContext): Promise<void> {
     this.stopping = false;
     const stderr = new StderrTail();
+    let discarded = 0;
+    let lastDiscardLogMs = -Infinity;
     const framer = new JpegFramer(
       context.frames,
       (frame: Frame) => context.publish(frame),
       { maxFrameBytes: this.options.maxFrameBytes },
-      (reason, bytes) => context.log.warn({ reason, bytes }, `discarded a ${reason} JPEG of ${bytes} bytes from ${this.options.command}`),
+      (reason, bytes) => {
+        // A broken camera can do this 60 times a second: one line now, then at most
+        // one every 10 s with the count in between.
+        discarded++;
+        const now = performance.now();
+        if (now - lastDiscardLogMs < DISCARD_LOG_INTERVAL_MS) return;
+        context.log.warn({ reason, bytes, discarded }, `discarded a ${reason} JPEG of ${bytes} bytes from ${this.options.command} (${discarded} discarded since the last message)`);
+        discarded = 0;
+        lastDiscardLogMs = now;
+      },
     );
     this.framer = framer;
     const child = spawn(this.options.command, [...this.options.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
