@@ -4,7 +4,13 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pino } from 'pino';
-import { BufferPool, Camera, type Source, type SourceContext } from '../src/index.js';
+import { BufferPool, Camera } from '../src/index.js';
+import { PushSource } from './helpers/push-source.js';
+
+/** A sink that accepts every write at once, like a socket with room in its buffer. */
+function acceptingSink(): Writable {
+  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
+}
 
 /**
  * The regression guard for the hot path, independent of timing: once warm, 1000
@@ -12,33 +18,17 @@ import { BufferPool, Camera, type Source, type SourceContext } from '../src/inde
  * garbage collection. A per-viewer copy (a Buffer.concat of header, JPEG and
  * trailer: 2.5 GB over this run) or per-viewer closures would show up here.
  */
-class ManualSource implements Source {
-  readonly url = 'test:manual';
-  readonly nominalFps = undefined;
-  context: SourceContext | undefined;
-  async start(context: SourceContext): Promise<void> {
-    this.context = context;
-  }
-  async stop(): Promise<void> {}
-}
-
-/** A sink that accepts every write at once, like a socket with room in its buffer. */
-function acceptingSink(): Writable {
-  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
-}
-
 test('1000 frames to 10 viewers, once warm: no pool misses, every part delivered, GC bounded', async () => {
   const pool = new BufferPool();
-  const source = new ManualSource();
+  const source = new PushSource();
   const camera = new Camera({ id: 'guard', source, pool, log: pino({ level: 'silent' }), alwaysOn: true });
   camera.start();
   await nextTurn();
   const viewers = Array.from({ length: 10 }, () => camera.addViewer(acceptingSink(), { remote: 'test' }));
   const jpeg = Buffer.alloc(250_000, 7);
-  const context = source.context as SourceContext;
   const publish = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
-      context.publish(context.frames.fromJpeg(jpeg));
+      source.push(jpeg);
       await nextTurn();
     }
   };

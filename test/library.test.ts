@@ -1,24 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Source, SourceContext } from '../src/index.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
+import { PushSource } from './helpers/push-source.js';
 import { startServer } from './helpers/server.js';
-
-/** A custom source as the README shows it: pushes the JPEGs it is given. */
-class PushSource implements Source {
-  readonly url = 'test:push';
-  readonly nominalFps = undefined;
-  context: SourceContext | undefined;
-  async start(context: SourceContext): Promise<void> {
-    this.context = context;
-  }
-  async stop(): Promise<void> {
-    this.context = undefined;
-  }
-  push(jpeg: Buffer): void {
-    this.context?.publish(this.context.frames.fromJpeg(jpeg));
-  }
-}
 
 function fakeJpeg(fill: number, length: number): Buffer {
   const bytes = Buffer.alloc(length, fill);
