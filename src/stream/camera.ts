@@ -4,6 +4,7 @@ import { FrameFactory, readJpegSize, type BufferPool, type Frame } from '../fram
 import { RateMeter, type IntervalStats } from '../metrics/index.js';
 import type { NoSignalRenderer, Source } from '../source/index.js';
 import { CameraCounters } from './camera-counters.js';
+import { FrameChannel } from './frame-channel.js';
 import { NoSignalFeed } from './no-signal-feed.js';
 import { SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
 import { Viewer, type ViewerCloseReason, type ViewerInfo, type ViewerStats } from './viewer.js';
@@ -59,14 +60,11 @@ export interface CameraStats {
 }
 
 /**
- * A camera: one source, the latest-frame exchange, and the viewers it fans out to.
- *
- * The exchange is the `latest` field. Publishing replaces it and offers the frame
- * to every viewer in one synchronous pass; a new viewer or a snapshot reads it.
- * Everything runs on the one event loop, so no reader ever sees a half-replaced
- * frame and no lock is needed (the Rust design needed a lock-free cell because its
- * capture thread and HTTP tasks ran in parallel). Reference counts, not a lock,
- * decide when a frame's memory may be reused.
+ * A camera: one supervised source, and the channels (latest-frame exchange plus
+ * fan-out, see FrameChannel) its viewers watch. The source's frames go to the main
+ * channel; a snapshot or a new viewer reads its latest frame. The Rust design
+ * needed a lock-free cell because its capture thread and HTTP tasks ran in
+ * parallel; here all of it runs on one event loop, so none is needed.
  */
 export class Camera {
   readonly id: string;
@@ -76,8 +74,10 @@ export class Camera {
   private readonly frames: FrameFactory;
   private readonly log: Logger;
   private readonly queueCapacity: number;
+  /** The source's own frames and the viewers who get them. */
+  private readonly main = new FrameChannel();
+  /** Every viewer, whatever channel it watches. */
   private readonly viewers: Viewer[] = [];
-  private latest: Frame | undefined;
   private readonly supervisor: SourceSupervisor;
   private readonly alwaysOn: boolean;
   private readonly idleTimeoutMs: number;
@@ -156,25 +156,19 @@ export class Camera {
     this.fanOut(frame);
   }
 
-  /** Makes `frame` the latest and offers it to every viewer. Takes over the caller's reference. */
+  /** Fans `frame` out to the main channel's viewers. Takes over the caller's reference. */
   private fanOut(frame: Frame): void {
     if (this.stopped) {
       frame.release();
       return;
     }
-    const previous = this.latest;
-    this.latest = frame;
-    // Viewers leave only from a socket 'close' event, never synchronously inside
-    // offer(), so the array cannot change under this loop.
-    const viewers = this.viewers;
-    for (let i = 0; i < viewers.length; i++) (viewers[i] as Viewer).offer(frame);
-    previous?.release();
+    this.main.fanOut(frame);
     if (this.frameWaiters.length > 0) for (const wake of this.frameWaiters.splice(0)) wake();
   }
 
   /** The latest frame, retained for the caller (who must release it), or undefined before the first. */
   snapshot(): Frame | undefined {
-    return this.latest?.retain();
+    return this.main.latest?.retain();
   }
 
   /**
@@ -182,7 +176,7 @@ export class Camera {
    * to `timeoutMs` for its first frame. Retained for the caller; undefined on timeout.
    */
   async snapshotWhenReady(timeoutMs: number): Promise<Frame | undefined> {
-    if (this.latest === undefined && !this.stopped) {
+    if (this.main.latest === undefined && !this.stopped) {
       this.demand();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
@@ -207,15 +201,15 @@ export class Camera {
       return viewer;
     }
     this.viewers.push(viewer);
+    this.main.add(viewer);
     this.demand();
     this.counters.viewersTotal++;
     this.log.info({ viewer: viewer.id, remote: info.remote, userAgent: info.userAgent, viewers: this.viewers.length }, 'viewer connected');
-    if (this.latest !== undefined) viewer.offer(this.latest);
     return viewer;
   }
 
   stats(): CameraStats {
-    const latest = this.latest;
+    const latest = this.main.latest;
     const status = this.supervisor.status();
     return {
       id: this.id,
@@ -244,6 +238,7 @@ export class Camera {
   private removeViewer(viewer: Viewer, reason: ViewerCloseReason): void {
     const index = this.viewers.indexOf(viewer);
     if (index >= 0) this.viewers.splice(index, 1);
+    this.main.remove(viewer);
     this.log.info(
       { viewer: viewer.id, remote: viewer.info.remote, reason, framesSent: viewer.framesSent, bytesSent: viewer.bytesSent, drops: viewer.drops.total, viewers: this.viewers.length },
       'viewer disconnected',
@@ -276,8 +271,7 @@ export class Camera {
   }
 
   private dropLatest(): void {
-    this.latest?.release();
-    this.latest = undefined;
+    this.main.clear();
   }
 }
 
