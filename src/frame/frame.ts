@@ -104,6 +104,16 @@ export class FrameFactory {
     return new Frame(buffer, jpegLength, ++this.lastSequence, capture);
   }
 
+  /**
+   * A derived frame (a re-encoded profile of frame `sequence`): same sequence
+   * number and capture time as its source, so latency stays measurable.
+   */
+  fromJpegAs(jpeg: Uint8Array, sequence: number, capture: CaptureTime): Frame {
+    const buffer = this.allocate(jpeg.length);
+    buffer.bytes.set(jpeg, Frame.JPEG_OFFSET);
+    return new Frame(buffer, jpeg.length, sequence, capture);
+  }
+
   /** Copies a JPEG into a pooled buffer, as a capture device writes into its own. */
   fromJpeg(jpeg: Uint8Array, capture: CaptureTime = captureTimeNow()): Frame {
     const buffer = this.allocate(jpeg.length);

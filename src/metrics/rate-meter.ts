@@ -25,11 +25,15 @@ export class RateMeter {
   private averageIntervalMs = 0;
   private marks = 0;
   private readonly weight: number;
-  private readonly intervals: Histogram = new Int32Histogram(1, 3_600_000_000, 2);
+  private readonly intervals: Histogram | undefined;
 
-  /** `weight` is the share of each new interval in the average (0.1 ≈ the last ~10 frames). */
-  constructor(weight = 0.1) {
+  /**
+   * `weight` is the share of each new interval in the average (0.1 ≈ the last ~10
+   * frames). Without `histogram` (per viewer) only the average is kept.
+   */
+  constructor(weight = 0.1, histogram = true) {
     this.weight = weight;
+    this.intervals = histogram ? new Int32Histogram(1, 3_600_000_000, 2) : undefined;
   }
 
   mark(nowMs: number): void {
@@ -37,7 +41,7 @@ export class RateMeter {
       const interval = nowMs - this.lastMs;
       this.averageIntervalMs = this.marks === 1 ? interval : this.averageIntervalMs + (interval - this.averageIntervalMs) * this.weight;
       // Microseconds, at least 1: the histogram's lowest value.
-      this.intervals.recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(interval * 1000))));
+      this.intervals?.recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(interval * 1000))));
     }
     this.lastMs = nowMs;
     this.marks++;
@@ -53,6 +57,7 @@ export class RateMeter {
   /** Percentiles of the intervals between marks since the meter was made. */
   intervalStats(): IntervalStats {
     const h = this.intervals;
+    if (h === undefined) return { p50Ms: 0, p99Ms: 0, maxMs: 0, count: 0 };
     const ms = (micros: number): number => Math.round(micros) / 1000;
     return { p50Ms: ms(h.getValueAtPercentile(50)), p99Ms: ms(h.getValueAtPercentile(99)), maxMs: ms(h.maxValue), count: h.totalCount };
   }

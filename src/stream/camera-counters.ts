@@ -6,5 +6,6 @@ export class CameraCounters {
   framesSent = 0;
   bytesSent = 0;
   viewersTotal = 0;
+  viewersStalled = 0;
   readonly drops = new DropCounters();
 }

@@ -3,9 +3,12 @@ import type { Logger } from 'pino';
 import { FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
 import { RateMeter, type IntervalStats } from '../metrics/index.js';
 import type { NoSignalRenderer, Source } from '../source/index.js';
+import { AdaptiveController, type AdaptiveOptions } from './adaptive-controller.js';
 import { CameraCounters } from './camera-counters.js';
-import { FrameChannel } from './frame-channel.js';
+import type { FrameChannel } from './frame-channel.js';
 import { NoSignalFeed } from './no-signal-feed.js';
+import { customProfileKey, DEFAULT_LADDER, DEFAULT_PROFILES, ladderFor, SOURCE_PROFILE, type AdaptationLevel, type Profile } from './profile.js';
+import { ProfileChannels } from './profile-channels.js';
 import { SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
 import { Viewer, type ViewerCloseReason, type ViewerInfo, type ViewerStats } from './viewer.js';
 
@@ -29,6 +32,21 @@ export interface CameraOptions {
   noSignalRenderer?: NoSignalRenderer;
   /** How long after the last frame the cards start. Default 5 s. */
   noSignalAfterMs?: number;
+  /** Adapting slow viewers: thresholds, or false to send every viewer everything it can take. */
+  adaptive?: Partial<AdaptiveOptions> | false;
+  /** Re-encoding profiles by name (default full-q60, half-q60, quarter-q40). */
+  profiles?: Record<string, Profile>;
+  /** The adaptation ladder, best first (default: see profile.ts). */
+  ladder?: readonly AdaptationLevel[];
+  /** A viewer whose write makes no progress this long is disconnected. Default 10 s. */
+  viewerStallTimeoutMs?: number;
+}
+
+/** What a viewer asked for in its request (`/stream?fps=10&quality=60&width=640`). */
+export interface ViewerRequest {
+  maxFps?: number | undefined;
+  quality?: number | undefined;
+  width?: number | undefined;
 }
 
 export interface CameraStats {
@@ -53,6 +71,10 @@ export interface CameraStats {
   drops: ReturnType<CameraCounters['drops']['toJSON']>;
   /** "No signal" cards sent while the source was down. */
   noSignalFrames: number;
+  /** Disconnected because their writes made no progress for viewer-stall-timeout. */
+  viewersStalled: number;
+  /** Re-encoded profiles running now, for adapted viewers. */
+  profiles: ReturnType<ProfileChannels['stats']>;
   viewers: number;
   viewersTotal: number;
   latestFrame: { sequence: number; bytes: number; timestamp: number } | undefined;
@@ -74,8 +96,13 @@ export class Camera {
   private readonly frames: FrameFactory;
   private readonly log: Logger;
   private readonly queueCapacity: number;
-  /** The source's own frames and the viewers who get them. */
-  private readonly main = new FrameChannel();
+  /** The main channel (the source's own frames) and any re-encoded ones. */
+  private readonly channels: ProfileChannels;
+  private readonly main: FrameChannel;
+  private readonly adaptive: Partial<AdaptiveOptions> | false;
+  private readonly ladder: readonly AdaptationLevel[];
+  private readonly viewerStallTimeoutMs: number | undefined;
+  private readonly viewerAdapted = (viewer: Viewer): void => queueMicrotask(() => this.applyLevel(viewer));
   /** Every viewer, whatever channel it watches. */
   private readonly viewers: Viewer[] = [];
   private readonly supervisor: SourceSupervisor;
@@ -96,6 +123,11 @@ export class Camera {
     this.log = options.log.child({ camera: options.id });
     this.queueCapacity = options.queueCapacity ?? 1;
     this.frames = new FrameFactory(options.pool);
+    this.channels = new ProfileChannels(this.frames, options.profiles ?? DEFAULT_PROFILES, this.log);
+    this.main = this.channels.main;
+    this.adaptive = options.adaptive ?? {};
+    this.ladder = options.ladder ?? DEFAULT_LADDER;
+    this.viewerStallTimeoutMs = options.viewerStallTimeoutMs;
     this.alwaysOn = options.alwaysOn ?? false;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     this.supervisor = new SourceSupervisor(this.source, this.frames, this.log, this.publish.bind(this), options.supervisor);
@@ -153,6 +185,9 @@ export class Camera {
       this.sizeKnown = true;
       this.noSignal.setSize(readJpegSize(frame.jpeg));
     }
+    // Encoders first: they retain what they keep, and fanOut may release the
+    // previous latest frame.
+    this.channels.encode(frame);
     this.fanOut(frame);
   }
 
@@ -192,16 +227,35 @@ export class Camera {
 
   /**
    * Starts streaming to `sink` (the response head must already be written). The
-   * viewer gets the latest frame at once, then every new one.
+   * viewer gets the latest frame at once, then every new one, adapted to what it
+   * can take unless adaptation is off. A requested quality or width puts it on a
+   * re-encoded profile of its own (adaptation then lowers only its frame rate).
    */
-  addViewer(sink: Writable, info: ViewerInfo): Viewer {
-    const viewer = new Viewer(sink, info, this.counters, this.queueCapacity, this.viewerClosed);
+  addViewer(sink: Writable, info: ViewerInfo, request: ViewerRequest = {}): Viewer {
+    let profileKey = SOURCE_PROFILE;
+    let ladder = this.ladder;
+    if (request.quality !== undefined || request.width !== undefined) {
+      const profile: Profile = { scale: 1, quality: request.quality ?? 85, width: request.width };
+      profileKey = customProfileKey(profile);
+      this.channels.define(profileKey, profile);
+      ladder = this.ladder.filter((level) => level.profile === SOURCE_PROFILE).map((level) => ({ ...level, profile: profileKey }));
+    }
+    const controller = this.adaptive === false ? undefined : new AdaptiveController(ladderFor(this.source.nominalFps ?? this.measuredFps(), ladder), this.adaptive);
+    const viewer = new Viewer(sink, info, {
+      counters: this.counters,
+      queueCapacity: this.queueCapacity,
+      onClose: this.viewerClosed,
+      controller,
+      onAdapt: this.viewerAdapted,
+      requestedFps: request.maxFps,
+      stallTimeoutMs: this.viewerStallTimeoutMs,
+    });
     if (this.stopped) {
       viewer.close('shutdown');
       return viewer;
     }
+    this.channels.move(viewer, profileKey);
     this.viewers.push(viewer);
-    this.main.add(viewer);
     this.demand();
     this.counters.viewersTotal++;
     this.log.info({ viewer: viewer.id, remote: info.remote, userAgent: info.userAgent, viewers: this.viewers.length }, 'viewer connected');
@@ -228,6 +282,8 @@ export class Camera {
       bytesSent: this.counters.bytesSent,
       drops: this.counters.drops.toJSON(),
       noSignalFrames: this.noSignal?.cardsSent ?? 0,
+      viewersStalled: this.counters.viewersStalled,
+      profiles: this.channels.stats(),
       viewers: this.viewers.length,
       viewersTotal: this.counters.viewersTotal,
       latestFrame: latest && { sequence: latest.sequence, bytes: latest.jpeg.length, timestamp: latest.capture.wallMicros / 1e6 },
@@ -238,12 +294,32 @@ export class Camera {
   private removeViewer(viewer: Viewer, reason: ViewerCloseReason): void {
     const index = this.viewers.indexOf(viewer);
     if (index >= 0) this.viewers.splice(index, 1);
-    this.main.remove(viewer);
+    this.channels.leave(viewer);
+    if (reason === 'stalled') this.counters.viewersStalled++;
     this.log.info(
       { viewer: viewer.id, remote: viewer.info.remote, reason, framesSent: viewer.framesSent, bytesSent: viewer.bytesSent, drops: viewer.drops.total, viewers: this.viewers.length },
       'viewer disconnected',
     );
     if (this.viewers.length === 0) this.armIdle();
+  }
+
+  /** A viewer's controller changed its level: apply the level's frame-rate cap and profile. */
+  private applyLevel(viewer: Viewer): void {
+    const controller = viewer.controller;
+    if (viewer.isClosed || controller === undefined || this.stopped) return;
+    const level = controller.currentLevel;
+    viewer.setAdaptiveFps(level.maxFps);
+    try {
+      this.channels.move(viewer, level.profile);
+    } catch (error) {
+      this.log.warn({ viewer: viewer.id, err: error }, 'cannot move the viewer to its adapted profile; it stays where it is');
+    }
+    this.log.info({ viewer: viewer.id, level: controller.level, maxFps: level.maxFps ?? null, profile: level.profile, lagMs: Math.round(viewer.lastLatencyMs) }, 'viewer adapted');
+  }
+
+  private measuredFps(): number | undefined {
+    const fps = this.fps.rate();
+    return fps > 0 ? fps : undefined;
   }
 
   /** Someone wants frames: make sure the source runs. */
@@ -271,7 +347,7 @@ export class Camera {
   }
 
   private dropLatest(): void {
-    this.main.clear();
+    this.channels.clear();
   }
 }
 

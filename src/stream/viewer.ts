@@ -1,15 +1,32 @@
 import type { Writable } from 'node:stream';
 import type { Frame } from '../frame/index.js';
-import { DropCounters } from '../metrics/index.js';
+import { DropCounters, RateMeter } from '../metrics/index.js';
+import type { AdaptiveController } from './adaptive-controller.js';
 import type { CameraCounters } from './camera-counters.js';
+import { FpsGate } from './fps-gate.js';
 import { FrameQueue } from './frame-queue.js';
 
-export type ViewerCloseReason = 'client' | 'error' | 'shutdown';
+export type ViewerCloseReason = 'client' | 'error' | 'shutdown' | 'stalled';
 
 export interface ViewerInfo {
   /** The client's address, for logs and stats. */
   remote: string;
   userAgent?: string | undefined;
+}
+
+export interface ViewerOptions {
+  counters: CameraCounters;
+  /** Frames that may wait behind the one being written (a power of two). */
+  queueCapacity: number;
+  onClose: (viewer: Viewer, reason: ViewerCloseReason) => void;
+  /** Adapts the viewer's frame rate and profile; none: the viewer gets what it asked for. */
+  controller?: AdaptiveController | undefined;
+  /** Told when the controller changed the viewer's level (between frames). */
+  onAdapt?: ((viewer: Viewer) => void) | undefined;
+  /** The frame rate the viewer asked for (`?fps=`), never counted as drops. */
+  requestedFps?: number | undefined;
+  /** A viewer whose write makes no progress this long is disconnected. Default 10 s. */
+  stallTimeoutMs?: number | undefined;
 }
 
 /** What /api/stats says of one viewer. */
@@ -20,10 +37,18 @@ export interface ViewerStats {
   connectedAt: string;
   framesSent: number;
   bytesSent: number;
+  /** Frames per second delivered lately. */
+  fps: number;
   drops: ReturnType<DropCounters['toJSON']>;
   queued: number;
+  /** Bytes handed to the socket and not yet confirmed written. */
+  bytesInFlight: number;
   /** Capture to the last completed write of this viewer, in milliseconds. */
   lastLatencyMs: number;
+  /** Its rung on the adaptation ladder (0 = best), its frame-rate cap and profile. */
+  level: number;
+  maxFps: number | null;
+  profile: string;
 }
 
 let nextViewerId = 1;
@@ -37,6 +62,10 @@ let nextViewerId = 1;
  * the ones that give way are counted as drops. This is µStreamer's per-client
  * loop (re-arm the write when the socket drains, skip to the newest frame).
  *
+ * What the writes show (frames replaced, lag from capture to write completion)
+ * feeds the viewer's AdaptiveController; when it changes the viewer's level, the
+ * camera moves the viewer to another frame-rate cap and channel.
+ *
  * Nothing here allocates per frame: the write callback is bound once, counters
  * are plain fields, and the part written is the frame's own shared view.
  */
@@ -45,6 +74,9 @@ export class Viewer {
   readonly info: ViewerInfo;
   readonly connectedAt = new Date();
   readonly drops = new DropCounters();
+  readonly controller: AdaptiveController | undefined;
+  /** The channel key this viewer watches (set by its camera). */
+  profile = 'source';
   framesSent = 0;
   bytesSent = 0;
   lastLatencyMs = 0;
@@ -52,24 +84,29 @@ export class Viewer {
   private readonly sink: Writable;
   private readonly queue: FrameQueue;
   private readonly counters: CameraCounters;
+  private readonly requested: FpsGate;
+  private readonly adaptive = new FpsGate();
+  private readonly delivered = new RateMeter(0.1, false);
   private writing: Frame | undefined;
   private closed = false;
   private closeReason: ViewerCloseReason = 'client';
   private readonly onClose: (viewer: Viewer, reason: ViewerCloseReason) => void;
+  private readonly onAdapt: ((viewer: Viewer) => void) | undefined;
   private readonly afterWrite = this.written.bind(this);
+  private readonly stallTimeoutMs: number;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private writeStartedMs = 0;
 
-  constructor(
-    sink: Writable,
-    info: ViewerInfo,
-    counters: CameraCounters,
-    queueCapacity: number,
-    onClose: (viewer: Viewer, reason: ViewerCloseReason) => void,
-  ) {
+  constructor(sink: Writable, info: ViewerInfo, options: ViewerOptions) {
     this.sink = sink;
     this.info = info;
-    this.counters = counters;
-    this.queue = new FrameQueue(queueCapacity);
-    this.onClose = onClose;
+    this.counters = options.counters;
+    this.queue = new FrameQueue(options.queueCapacity);
+    this.onClose = options.onClose;
+    this.onAdapt = options.onAdapt;
+    this.controller = options.controller;
+    this.requested = new FpsGate(options.requestedFps);
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
     sink.on('error', () => {
       if (this.closeReason === 'client') this.closeReason = 'error';
     });
@@ -80,9 +117,26 @@ export class Viewer {
     return this.closed;
   }
 
-  /** A new frame was published. Retains it if it is kept for writing. */
+  /** The lower of the requested and adaptive frame-rate caps (undefined: none). */
+  get frameRateCap(): number | undefined {
+    return minDefined(this.requested.limit, this.adaptive.limit);
+  }
+
+  /** The adaptive frame-rate cap (undefined: none). */
+  setAdaptiveFps(maxFps: number | undefined): void {
+    this.adaptive.setLimit(maxFps);
+  }
+
+  /** A new frame was published on the viewer's channel. Retains it if it is kept for writing. */
   offer(frame: Frame): void {
     if (this.closed) return;
+    const monoMs = frame.capture.monoMs;
+    if (!this.requested.admit(monoMs)) return;
+    if (!this.adaptive.admit(monoMs)) {
+      this.drops.adapted++;
+      this.counters.drops.adapted++;
+      return;
+    }
     if (this.writing === undefined) {
       this.write(frame.retain());
       return;
@@ -92,7 +146,14 @@ export class Viewer {
       displaced.release();
       this.drops.replaced++;
       this.counters.drops.replaced++;
+      if (this.controller?.dropped(performance.now()) === true) this.onAdapt?.(this);
     }
+  }
+
+  /** Counts a frame this viewer's encoder skipped (see ProfileEncoder). */
+  countEncoderBusy(): void {
+    this.drops.encoder_busy++;
+    this.counters.drops.encoder_busy++;
   }
 
   /** Ends the stream (the socket closes once buffered bytes are out). */
@@ -101,10 +162,11 @@ export class Viewer {
     this.closeReason = reason;
     this.sink.end();
     // A viewer that is not reading would keep the socket open forever.
-    if (reason === 'shutdown') this.sink.destroy();
+    if (reason === 'shutdown' || reason === 'stalled') this.sink.destroy();
   }
 
-  stats(): ViewerStats {
+  stats(nowMs: number = performance.now()): ViewerStats {
+    const level = this.controller?.level ?? 0;
     return {
       id: this.id,
       remote: this.info.remote,
@@ -112,14 +174,21 @@ export class Viewer {
       connectedAt: this.connectedAt.toISOString(),
       framesSent: this.framesSent,
       bytesSent: this.bytesSent,
+      fps: Math.round(this.delivered.rate(nowMs) * 100) / 100,
       drops: this.drops.toJSON(),
       queued: this.queue.length,
-      lastLatencyMs: this.lastLatencyMs,
+      bytesInFlight: this.writing?.part.length ?? 0,
+      lastLatencyMs: Math.round(this.lastLatencyMs * 100) / 100,
+      level,
+      maxFps: this.frameRateCap ?? null,
+      profile: this.profile,
     };
   }
 
   private write(frame: Frame): void {
     this.writing = frame;
+    this.writeStartedMs = performance.now();
+    this.armStallTimer();
     this.sink.write(frame.part, this.afterWrite);
   }
 
@@ -130,11 +199,14 @@ export class Viewer {
     if (frame === undefined) return;
     if (error == null) {
       const bytes = frame.part.length;
+      const now = performance.now();
       this.framesSent++;
       this.bytesSent += bytes;
       this.counters.framesSent++;
       this.counters.bytesSent += bytes;
-      this.lastLatencyMs = performance.now() - frame.capture.monoMs;
+      this.lastLatencyMs = now - frame.capture.monoMs;
+      this.delivered.mark(now);
+      if (this.controller?.written(now, this.lastLatencyMs) === true) this.onAdapt?.(this);
     }
     frame.release();
     if (this.closed || error != null) return;
@@ -142,11 +214,40 @@ export class Viewer {
     if (next !== undefined) this.write(next);
   }
 
+  /**
+   * One timer per viewer, re-armed with refresh() per write (no allocation). When
+   * it fires with a write still pending since before the timeout, the viewer made
+   * no progress: it is disconnected (`stalled`) so it stops holding frames.
+   */
+  private armStallTimer(): void {
+    if (this.stallTimer !== undefined) {
+      this.stallTimer.refresh();
+      return;
+    }
+    this.stallTimer = setTimeout(() => this.checkStall(), this.stallTimeoutMs);
+    this.stallTimer.unref();
+  }
+
+  private checkStall(): void {
+    this.stallTimer = undefined;
+    if (this.closed || this.writing === undefined) return;
+    const waited = performance.now() - this.writeStartedMs;
+    if (waited >= this.stallTimeoutMs) this.close('stalled');
+    else this.armStallTimer();
+  }
+
   /** The socket closed: release every frame still waiting. An in-flight write is released by its callback. */
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     for (let frame = this.queue.shift(); frame !== undefined; frame = this.queue.shift()) frame.release();
     this.onClose(this, this.closeReason);
   }
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
 }

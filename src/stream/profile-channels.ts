@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import { CamstreamError, type Frame, type FrameFactory } from '../frame/index.js';
+import { FrameChannel } from './frame-channel.js';
+import { ProfileEncoder } from './profile-encoder.js';
+import { SOURCE_PROFILE, type Profile } from './profile.js';
+import type { Viewer } from './viewer.js';
+
+/** Re-encoded channels a camera may run at once; each costs an encoder's CPU. */
+export const MAX_PROFILE_CHANNELS = 8;
+
+/** A viewer asked for one more distinct size/quality than a camera encodes at once. */
+export class TooManyProfilesError extends CamstreamError {
+  constructor(message: string) {
+    super('CAMSTREAM_TOO_MANY_PROFILES', message);
+  }
+}
+
+interface Encoded {
+  channel: FrameChannel;
+  encoder: ProfileEncoder;
+}
+
+/**
+ * A camera's channels: the main one with the source's own frames, and one per
+ * re-encoded profile that some viewer watches right now. A profile's channel and
+ * encoder exist only while it has viewers, so a camera nobody adapts costs no
+ * encoding at all.
+ */
+export class ProfileChannels {
+  readonly main = new FrameChannel();
+  private readonly encoded = new Map<string, Encoded>();
+  private readonly profiles = new Map<string, Profile>();
+
+  constructor(
+    private readonly frames: FrameFactory,
+    profiles: Readonly<Record<string, Profile>>,
+    private readonly log: Logger,
+  ) {
+    for (const [key, profile] of Object.entries(profiles)) this.profiles.set(key, profile);
+  }
+
+  /** Registers a viewer-chosen profile under `key` (idempotent). */
+  define(key: string, profile: Profile): void {
+    if (!this.profiles.has(key)) this.profiles.set(key, profile);
+  }
+
+  /** Offers a source frame to every profile encoder (the main channel is fanned out by the camera). */
+  encode(frame: Frame): void {
+    for (const { encoder } of this.encoded.values()) encoder.offer(frame);
+  }
+
+  /** Puts `viewer` on the channel for `key`, leaving the one it was on. */
+  move(viewer: Viewer, key: string): void {
+    if (viewer.profile === key && this.channelOf(key)?.viewers.includes(viewer)) {
+      this.updateGate(key);
+      return;
+    }
+    const target = key === SOURCE_PROFILE ? this.main : this.open(key).channel;
+    this.leave(viewer);
+    viewer.profile = key;
+    target.add(viewer);
+    this.updateGate(key);
+  }
+
+  /** Takes `viewer` off its channel; an encoded channel left empty is closed. */
+  leave(viewer: Viewer): void {
+    const key = viewer.profile;
+    const channel = this.channelOf(key);
+    if (channel === undefined || !channel.remove(viewer)) return;
+    if (key === SOURCE_PROFILE) return;
+    if (channel.viewers.length === 0) this.close(key);
+    else this.updateGate(key);
+  }
+
+  /** Releases every channel's latest frame (the source stopped). */
+  clear(): void {
+    this.main.clear();
+    for (const { channel } of this.encoded.values()) channel.clear();
+  }
+
+  /** Per profile: viewers, frames encoded and skipped, encoding time. */
+  stats(): Record<string, { viewers: number; encoded: number; busy: number; failed: number; encodeMs: number }> {
+    const out: Record<string, { viewers: number; encoded: number; busy: number; failed: number; encodeMs: number }> = {};
+    for (const [key, { channel, encoder }] of this.encoded) {
+      out[key] = { viewers: channel.viewers.length, encoded: encoder.encoded, busy: encoder.busy, failed: encoder.failed, encodeMs: Math.round(encoder.encodeMs) };
+    }
+    return out;
+  }
+
+  private channelOf(key: string): FrameChannel | undefined {
+    return key === SOURCE_PROFILE ? this.main : this.encoded.get(key)?.channel;
+  }
+
+  private open(key: string): Encoded {
+    const existing = this.encoded.get(key);
+    if (existing !== undefined) return existing;
+    const profile = this.profiles.get(key);
+    if (profile === undefined) throw new TooManyProfilesError(`no profile '${key}' is defined`);
+    if (this.encoded.size >= MAX_PROFILE_CHANNELS) {
+      throw new TooManyProfilesError(`this camera already encodes ${MAX_PROFILE_CHANNELS} different sizes/qualities; ask for one of: ${[...this.encoded.keys()].join(', ')}`);
+    }
+    const channel = new FrameChannel();
+    let lastErrorLogMs = -Infinity;
+    const encoder = new ProfileEncoder(
+      profile,
+      this.frames,
+      (frame) => channel.fanOut(frame),
+      (error) => {
+        const now = performance.now();
+        if (now - lastErrorLogMs < 10_000) return;
+        lastErrorLogMs = now;
+        this.log.warn({ profile: key, err: error }, `re-encoding a frame for profile ${key} failed: ${error.message}`);
+      },
+      () => {
+        for (const viewer of channel.viewers) viewer.countEncoderBusy();
+      },
+    );
+    const encoded = { channel, encoder };
+    this.encoded.set(key, encoded);
+    this.log.info({ profile: key }, `encoding profile ${key} for adapted viewers`);
+    return encoded;
+  }
+
+  private close(key: string): void {
+    const encoded = this.encoded.get(key);
+    if (encoded === undefined) return;
+    encoded.encoder.close();
+    encoded.channel.clear();
+    this.encoded.delete(key);
+    this.log.info({ profile: key }, `stopped encoding profile ${key}: no viewer needs it`);
+  }
+
+  /** An encoder runs at the highest frame rate any of its viewers takes. */
+  private updateGate(key: string): void {
+    const encoded = this.encoded.get(key);
+    if (encoded === undefined) return;
+    let highest: number | undefined = 0;
+    for (const viewer of encoded.channel.viewers) {
+      const cap = viewer.frameRateCap;
+      if (cap === undefined) {
+        highest = undefined;
+        break;
+      }
+      highest = Math.max(highest, cap);
+    }
+    encoded.encoder.gate.setLimit(highest);
+  }
+}

@@ -1,0 +1,103 @@
+import type { Frame, FrameFactory } from '../frame/index.js';
+import { FpsGate } from './fps-gate.js';
+import type { Profile } from './profile.js';
+
+import type SharpConstructor from 'sharp';
+
+type Sharp = typeof SharpConstructor;
+let sharpModule: Promise<Sharp> | undefined;
+/** sharp (libvips) is loaded the first time a viewer needs a re-encoded profile. */
+function loadSharp(): Promise<Sharp> {
+  sharpModule ??= import('sharp').then((module) => {
+    const sharp = module.default;
+    // Frames are never the same twice: libvips' operation cache would only hold memory.
+    sharp.cache(false);
+    return sharp;
+  });
+  return sharpModule;
+}
+
+/**
+ * Re-encodes a camera's frames to one profile, for the channel whose viewers need
+ * it. Encoding runs in libvips' threads (off the event loop), at most one frame at a
+ * time: a frame arriving while one is encoded waits in a single slot where the
+ * newest wins, and the one it replaces is counted as `busy`. So when encoding cannot
+ * keep up, the profile's frame rate drops instead of a queue growing. Frames are
+ * also gated to the highest rate any of the channel's viewers takes.
+ *
+ * The output keeps the source frame's sequence number and capture time, so
+ * X-Timestamp still tells each viewer its true latency.
+ */
+export class ProfileEncoder {
+  readonly gate = new FpsGate();
+  encoded = 0;
+  busy = 0;
+  failed = 0;
+  /** Time spent encoding, for the CPU an encoder costs. */
+  encodeMs = 0;
+  private encoding = false;
+  private waiting: Frame | undefined;
+  private closed = false;
+  private width: number | undefined;
+
+  constructor(
+    private readonly profile: Profile,
+    private readonly frames: FrameFactory,
+    private readonly deliver: (frame: Frame) => void,
+    private readonly onError: (error: Error) => void,
+    /** Told when a waiting frame was replaced, so the channel's viewers count the drop. */
+    private readonly onBusy: () => void = () => {},
+  ) {}
+
+  /** A source frame (not retained by the caller for us: we retain what we keep). */
+  offer(frame: Frame): void {
+    if (this.closed || !this.gate.admit(frame.capture.monoMs)) return;
+    if (this.encoding) {
+      if (this.waiting !== undefined) {
+        this.waiting.release();
+        this.busy++;
+        this.onBusy();
+      }
+      this.waiting = frame.retain();
+      return;
+    }
+    void this.encode(frame.retain());
+  }
+
+  close(): void {
+    this.closed = true;
+    this.waiting?.release();
+    this.waiting = undefined;
+  }
+
+  private async encode(frame: Frame): Promise<void> {
+    this.encoding = true;
+    const started = performance.now();
+    try {
+      const sharp = await loadSharp();
+      const pipeline = sharp(frame.jpeg, { failOn: 'none' });
+      if (this.profile.width !== undefined) {
+        pipeline.resize({ width: this.profile.width, withoutEnlargement: true });
+      } else if (this.profile.scale !== 1) {
+        this.width ??= Math.max(16, Math.round(((await sharp(frame.jpeg).metadata()).width ?? 640) * this.profile.scale));
+        pipeline.resize({ width: this.width });
+      }
+      const jpeg = await pipeline.jpeg({ quality: this.profile.quality }).toBuffer();
+      this.encodeMs += performance.now() - started;
+      if (!this.closed) {
+        this.encoded++;
+        this.deliver(this.frames.fromJpegAs(jpeg, frame.sequence, frame.capture));
+      }
+    } catch (error) {
+      this.failed++;
+      this.onError(error as Error);
+    } finally {
+      frame.release();
+      this.encoding = false;
+    }
+    const next = this.waiting;
+    this.waiting = undefined;
+    if (next !== undefined && !this.closed) void this.encode(next);
+    else next?.release();
+  }
+}
