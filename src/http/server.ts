@@ -4,6 +4,7 @@ import { formatTimestamp, type BufferPool } from '../frame/index.js';
 import type { ProcessMonitor } from '../metrics/index.js';
 import type { Camera } from '../stream/index.js';
 import { STREAM_HEADERS, streamResponseHead } from './mjpeg-response.js';
+import { parseStreamQuery } from './stream-query.js';
 
 export interface HttpServerOptions {
   /** The cameras served; the first one answers /stream and /snapshot. */
@@ -57,11 +58,18 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const stream = (request: FastifyRequest, reply: FastifyReply): void => {
     const camera = cameraFor(request, reply);
     if (camera === undefined) return;
+    // Validated before the socket is taken over, so a bad value gets a plain 400.
+    const wanted = parseStreamQuery(request.query);
+    const refusal = camera.refuses(wanted);
+    if (refusal !== undefined) {
+      void reply.code(503).header('retry-after', '10').send({ error: 'too_many_profiles', message: refusal });
+      return;
+    }
     reply.hijack();
     const socket = request.raw.socket;
     socket.setNoDelay(true);
     socket.write(streamResponseHead(request.raw.httpVersion));
-    camera.addViewer(socket, { remote: remoteOf(request), userAgent: request.headers['user-agent'] });
+    camera.addViewer(socket, { remote: remoteOf(request), userAgent: request.headers['user-agent'] }, wanted);
   };
 
   const streamHead = (request: FastifyRequest, reply: FastifyReply): void => {

@@ -225,6 +225,12 @@ export class Camera {
     return this.snapshot();
   }
 
+  /** Why a viewer asking for `request` cannot be served now (too many distinct profiles), or undefined. */
+  refuses(request: ViewerRequest): string | undefined {
+    if (request.quality === undefined && request.width === undefined) return undefined;
+    return this.channels.refuses(customProfileKey({ scale: 1, quality: request.quality ?? 85, width: request.width }));
+  }
+
   /**
    * Starts streaming to `sink` (the response head must already be written). The
    * viewer gets the latest frame at once, then every new one, adapted to what it

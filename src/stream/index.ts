@@ -1,8 +1,16 @@
 export { Camera } from './camera.js';
-export type { CameraOptions, CameraStats } from './camera.js';
+export type { CameraOptions, CameraStats, ViewerRequest } from './camera.js';
 export { SourceSupervisor, DEFAULT_SUPERVISOR_OPTIONS } from './source-supervisor.js';
 export type { SourceState, SourceStatus, SupervisorOptions } from './source-supervisor.js';
 export { CameraCounters } from './camera-counters.js';
 export { Viewer } from './viewer.js';
 export type { ViewerInfo, ViewerStats, ViewerCloseReason } from './viewer.js';
 export { FrameQueue } from './frame-queue.js';
+export { AdaptiveController, DEFAULT_ADAPTIVE_OPTIONS } from './adaptive-controller.js';
+export type { AdaptiveOptions } from './adaptive-controller.js';
+export { FpsGate } from './fps-gate.js';
+export { FrameChannel } from './frame-channel.js';
+export { ProfileChannels, TooManyProfilesError, MAX_PROFILE_CHANNELS } from './profile-channels.js';
+export { ProfileEncoder } from './profile-encoder.js';
+export { DEFAULT_LADDER, DEFAULT_PROFILES, SOURCE_PROFILE, ladderFor, customProfileKey } from './profile.js';
+export type { AdaptationLevel, Profile } from './profile.js';

@@ -44,6 +44,12 @@ export class ProfileChannels {
     if (!this.profiles.has(key)) this.profiles.set(key, profile);
   }
 
+  /** Why a channel for `key` cannot be opened now, or undefined if it can (or is open). */
+  refuses(key: string): string | undefined {
+    if (this.encoded.has(key) || this.encoded.size < MAX_PROFILE_CHANNELS) return undefined;
+    return `this camera already encodes ${MAX_PROFILE_CHANNELS} different sizes/qualities; ask for one of: ${[...this.encoded.keys()].join(', ')}`;
+  }
+
   /** Offers a source frame to every profile encoder (the main channel is fanned out by the camera). */
   encode(frame: Frame): void {
     for (const { encoder } of this.encoded.values()) encoder.offer(frame);
@@ -96,9 +102,8 @@ export class ProfileChannels {
     if (existing !== undefined) return existing;
     const profile = this.profiles.get(key);
     if (profile === undefined) throw new TooManyProfilesError(`no profile '${key}' is defined`);
-    if (this.encoded.size >= MAX_PROFILE_CHANNELS) {
-      throw new TooManyProfilesError(`this camera already encodes ${MAX_PROFILE_CHANNELS} different sizes/qualities; ask for one of: ${[...this.encoded.keys()].join(', ')}`);
-    }
+    const refusal = this.refuses(key);
+    if (refusal !== undefined) throw new TooManyProfilesError(refusal);
     const channel = new FrameChannel();
     let lastErrorLogMs = -Infinity;
     const encoder = new ProfileEncoder(

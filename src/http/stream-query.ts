@@ -1,0 +1,35 @@
+import type { ViewerRequest } from '../stream/index.js';
+
+/** A bad query parameter on /stream; answered with 400 and this message. */
+export class StreamQueryError extends Error {
+  readonly statusCode = 400;
+  readonly code = 'bad_query';
+}
+
+const PARAMETERS: Record<keyof ViewerRequest, { name: string; min: number; max: number; integer: boolean; what: string }> = {
+  maxFps: { name: 'fps', min: 0.1, max: 240, integer: false, what: 'frames per second, 0.1–240' },
+  quality: { name: 'quality', min: 1, max: 100, integer: true, what: 'JPEG quality, a whole number 1–100' },
+  width: { name: 'width', min: 16, max: 7680, integer: true, what: 'width in pixels, a whole number 16–7680' },
+};
+
+/**
+ * Reads a viewer's own limits from `/stream?fps=10&quality=60&width=640`. Other
+ * parameters are ignored (players add cache-busters such as `?t=1700000000`); a
+ * known one with a bad value is an error naming it and what it takes.
+ */
+export function parseStreamQuery(query: unknown): ViewerRequest {
+  const request: ViewerRequest = {};
+  if (typeof query !== 'object' || query === null) return request;
+  const values = query as Record<string, unknown>;
+  for (const [field, rule] of Object.entries(PARAMETERS) as [keyof ViewerRequest, (typeof PARAMETERS)[keyof ViewerRequest]][]) {
+    const raw = values[rule.name];
+    if (raw === undefined) continue;
+    if (typeof raw !== 'string') throw new StreamQueryError(`${rule.name} is given more than once; give it once: ${rule.what}`);
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value) || value < rule.min || value > rule.max || (rule.integer && !Number.isInteger(value))) {
+      throw new StreamQueryError(`${rule.name}=${raw.slice(0, 40)} is not valid: expected ${rule.what}`);
+    }
+    request[field] = value;
+  }
+  return request;
+}
