@@ -5,7 +5,7 @@ import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/inde
 import { createHttpServer } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
 import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
-import { Camera } from './stream/index.js';
+import { Camera, openKernelQueue } from './stream/index.js';
 import { VERSION } from './version.js';
 
 /** What a camera id may be: it appears in /cam/<id>/stream. */
@@ -48,6 +48,12 @@ export interface CamstreamOptions {
   pool?: BufferPoolOptions;
   /** How long a snapshot waits for an on-demand camera's first frame. Default 5 s. */
   snapshotTimeoutMs?: number;
+  /**
+   * Unsent bytes the kernel may queue per viewer (TCP_NOTSENT_LOWAT on the listening
+   * socket, inherited by every viewer's). Default 64 KiB; 0 leaves the kernel's
+   * default (megabytes: seconds of delay for a slow viewer). See ARCHITECTURE.md.
+   */
+  sendQueueBytes?: number;
 }
 
 /** The server could not listen; the message names the address and what to change. */
@@ -68,6 +74,7 @@ export class Camstream {
   readonly http: FastifyInstance;
   private readonly processMonitor = new ProcessMonitor();
   private readonly noSignalRenderer = new NoSignalRenderer();
+  private readonly sendQueueBytes: number;
   private readonly host: string;
   private readonly port: number;
   private stopping: Promise<void> | undefined;
@@ -84,6 +91,7 @@ export class Camstream {
       seen.add(id);
     }
     this.cameras = configs.map((config) => this.makeCamera(config, options.queueCapacity));
+    this.sendQueueBytes = options.sendQueueBytes ?? 64 * 1024;
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 8080;
     this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs });
@@ -121,9 +129,23 @@ export class Camstream {
       if (code === 'EACCES') throw new ListenError(`not allowed to listen on port ${this.port}; ports below 1024 need privileges, choose another with --port`);
       throw error;
     }
+    this.boundSendQueue();
     const url = this.url;
     this.log.info({ url, version: VERSION, cameras: this.cameras.map((camera) => `${camera.id}: ${camera.source.url}`) }, 'camstream listening');
     return url;
+  }
+
+  /**
+   * Bounds what the kernel queues for each viewer: a slow viewer's lag is what sits
+   * in its send queue, and by default Linux lets that grow to megabytes. Set once on
+   * the listening socket; accepted sockets inherit it.
+   */
+  private boundSendQueue(): void {
+    if (this.sendQueueBytes === 0) return;
+    const kernel = openKernelQueue();
+    if (!kernel.available || !kernel.setNotSentLowat(this.http.server, this.sendQueueBytes)) {
+      this.log.warn({ reason: kernel.reason ?? 'setsockopt(TCP_NOTSENT_LOWAT) failed' }, 'cannot bound the kernel send queue: slow viewers may lag by seconds');
+    }
   }
 
   /** The URL the server listens on (after start). */

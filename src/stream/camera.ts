@@ -169,7 +169,7 @@ export class Camera {
     this.cancelIdle();
     await this.supervisor.stop();
     for (const viewer of [...this.viewers]) viewer.close('shutdown');
-    this.dropLatest();
+    this.channels.closeAll();
     for (const wake of this.frameWaiters.splice(0)) wake();
   }
 

@@ -14,3 +14,5 @@ export { ProfileChannels, TooManyProfilesError, MAX_PROFILE_CHANNELS } from './p
 export { ProfileEncoder } from './profile-encoder.js';
 export { DEFAULT_LADDER, DEFAULT_PROFILES, SOURCE_PROFILE, ladderFor, customProfileKey } from './profile.js';
 export type { AdaptationLevel, Profile } from './profile.js';
+export { openKernelQueue, socketFd } from './kernel-queue.js';
+export type { KernelQueue, KernelQueueOptions, SocketOrServer } from './kernel-queue.js';

@@ -84,6 +84,12 @@ export class ProfileChannels {
     for (const { channel } of this.encoded.values()) channel.clear();
   }
 
+  /** The camera stopped: every encoder stops and every channel lets go of its frame. */
+  closeAll(): void {
+    for (const key of [...this.encoded.keys()]) this.close(key);
+    this.main.clear();
+  }
+
   /** Per profile: viewers, frames encoded and skipped, encoding time. */
   stats(): Record<string, { viewers: number; encoded: number; busy: number; failed: number; encodeMs: number }> {
     const out: Record<string, { viewers: number; encoded: number; busy: number; failed: number; encodeMs: number }> = {};
