@@ -5,7 +5,7 @@ import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/inde
 import { createHttpServer } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
 import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
-import { Camera, openKernelQueue } from './stream/index.js';
+import { Camera, DEFAULT_PROFILES, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
 import { VERSION } from './version.js';
 
 /** What a camera id may be: it appears in /cam/<id>/stream. */
@@ -29,6 +29,16 @@ export interface CameraConfig {
   rtspTransport?: 'tcp' | 'udp';
   /** Frames a viewer may have waiting behind the one it writes (power of two). Default 1. */
   queueCapacity?: number;
+  /** Slow-viewer adaptation thresholds, or false to turn it off. */
+  adaptive?: Partial<AdaptiveOptions> | false;
+  /** Re-encoding profiles by name, added to (or replacing) full-q60, half-q60, quarter-q40. */
+  profiles?: Record<string, Profile>;
+  /** The adaptation ladder, best first. */
+  ladder?: AdaptationLevel[];
+  /** Seconds a viewer's write may make no progress before it is disconnected. Default 10. */
+  viewerStallTimeoutSeconds?: number;
+  /** Skip frames byte-identical to the previous one (one is still sent every second). Default false. */
+  dropSameFrames?: boolean;
 }
 
 export interface CamstreamOptions {
@@ -111,6 +121,11 @@ export class Camstream {
       alwaysOn: config.alwaysOn,
       idleTimeoutMs: config.idleTimeoutSeconds === undefined ? undefined : config.idleTimeoutSeconds * 1000,
       supervisor: config.stallTimeoutSeconds === undefined ? {} : { stallTimeoutMs: config.stallTimeoutSeconds * 1000 },
+      adaptive: config.adaptive,
+      profiles: config.profiles === undefined ? undefined : { ...DEFAULT_PROFILES, ...config.profiles },
+      ladder: config.ladder,
+      viewerStallTimeoutMs: config.viewerStallTimeoutSeconds === undefined ? undefined : config.viewerStallTimeoutSeconds * 1000,
+      dropSameFrames: config.dropSameFrames,
       noSignalRenderer: this.noSignalRenderer,
       noSignalAfterMs: config.noSignalAfterSeconds === undefined ? undefined : config.noSignalAfterSeconds * 1000,
     });

@@ -37,6 +37,41 @@ test('a config file defines cameras and settings', async () => {
   ]);
 });
 
+test('per-camera adaptation: thresholds, profiles and ladder from the file', async () => {
+  const path = configFile(
+    'adaptive.yaml',
+    `cameras:
+  - id: a
+    source: synthetic:64x64@5
+    viewer-stall-timeout: 3
+    drop-same-frames: true
+    adaptive:
+      lag-high: 0.4
+      recover-after: 5
+    profiles:
+      tiny: { scale: 0.125, quality: 30 }
+    ladder:
+      - { profile: source }
+      - { fps: 10, profile: half-q60 }
+      - { fps: 2, profile: tiny }
+  - id: b
+    source: synthetic:64x64@5
+    adaptive: false
+`,
+  );
+  const [a, b] = (await resolveSettings(['--config', path])).cameras;
+  assert.deepEqual(a, {
+    id: 'a',
+    source: 'synthetic:64x64@5',
+    viewerStallTimeoutSeconds: 3,
+    dropSameFrames: true,
+    adaptive: { lagHighMs: 400, recoverAfterMs: 5000 },
+    profiles: { tiny: { scale: 0.125, quality: 30 } },
+    ladder: [{ maxFps: undefined, profile: 'source' }, { maxFps: 10, profile: 'half-q60' }, { maxFps: 2, profile: 'tiny' }],
+  });
+  assert.equal(b?.adaptive, false);
+});
+
 test('precedence: flags over environment over file over defaults', async () => {
   assert.equal((await resolveSettings([], {})).port, 8080);
   assert.equal((await resolveSettings(['-c', CAMS], {})).port, 9000);
@@ -61,6 +96,8 @@ const badConfigs: [string, string, RegExp][] = [
   ['bad port', 'port: 99999\ncameras:\n  - id: a\n    source: synthetic:64x64@5\n', /bad\.yaml:1:7: port: expected a whole number from 0 to 65535, got 99999/],
   ['bad boolean', 'cameras:\n  - id: a\n    source: synthetic:64x64@5\n    always-on: sometimes\n', /bad\.yaml:4:16: cameras\[0\]\.always-on: expected true or false, got 'sometimes'/],
   ['not YAML', 'cameras: [\n', /bad\.yaml:\d+:\d+: not valid YAML/],
+  ['ladder names an unknown profile', 'cameras:\n  - id: a\n    source: synthetic:64x64@5\n    ladder:\n      - { fps: 10, profile: huge }\n', /bad\.yaml:5:29: cameras\[0\]\.ladder\[0\]\.profile: expected one of source, full-q60, half-q60, quarter-q40, got 'huge'/],
+  ['profile scale out of range', 'cameras:\n  - id: a\n    source: synthetic:64x64@5\n    profiles:\n      big: { scale: 2 }\n', /cameras\[0\]\.profiles\.big\.scale: expected a share of the source width/],
   ['cameras not a list', 'cameras: door\n', /bad\.yaml:1:10: cameras: expected a list of cameras/],
 ];
 

@@ -24,7 +24,13 @@ export interface FileConfig {
 type Path = (string | number)[];
 
 const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'cameras'];
-const CAMERA_KEYS = ['id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'no-signal-after', 'quality', 'rtsp-transport', 'queue-capacity'];
+const CAMERA_KEYS = [
+  'id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'no-signal-after', 'quality', 'rtsp-transport', 'queue-capacity',
+  'viewer-stall-timeout', 'drop-same-frames', 'adaptive', 'profiles', 'ladder',
+];
+const ADAPTIVE_KEYS = ['lag-high', 'lag-low', 'recover-after', 'step-down-cooldown'];
+const PROFILE_KEYS = ['scale', 'quality'];
+const LEVEL_KEYS = ['fps', 'profile'];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /**
@@ -101,6 +107,11 @@ class ConfigReader {
       if ('quality' in entry) camera.quality = this.integer(entry.quality, [...at, 'quality'], 1, 100);
       if ('rtsp-transport' in entry) camera.rtspTransport = this.choice(entry['rtsp-transport'], [...at, 'rtsp-transport'], ['tcp', 'udp'] as const);
       if ('queue-capacity' in entry) camera.queueCapacity = this.queueCapacity(entry['queue-capacity'], [...at, 'queue-capacity']);
+      if ('viewer-stall-timeout' in entry) camera.viewerStallTimeoutSeconds = this.seconds(entry['viewer-stall-timeout'], [...at, 'viewer-stall-timeout']);
+      if ('drop-same-frames' in entry) camera.dropSameFrames = this.boolean(entry['drop-same-frames'], [...at, 'drop-same-frames']);
+      if ('adaptive' in entry) camera.adaptive = this.adaptive(entry.adaptive, [...at, 'adaptive']);
+      if ('profiles' in entry) camera.profiles = this.profiles(entry.profiles, [...at, 'profiles']);
+      if ('ladder' in entry) camera.ladder = this.ladder(entry.ladder, [...at, 'ladder'], Object.keys(camera.profiles ?? {}));
       try {
         parseSource(camera.source as string, { quality: camera.quality, rtspTransport: camera.rtspTransport });
       } catch (error) {
@@ -109,6 +120,58 @@ class ConfigReader {
       }
       return camera;
     });
+  }
+
+  /** `adaptive: false`, or thresholds in seconds. */
+  private adaptive(value: unknown, at: Path): CameraConfig['adaptive'] {
+    if (value === false) return false;
+    if (value === true) return {};
+    if (!isPlainObject(value)) this.fail(at, `expected false, or a mapping with ${ADAPTIVE_KEYS.join(', ')} (seconds)`);
+    this.checkKeys(value, at, ADAPTIVE_KEYS);
+    const ms = (key: string): number | undefined => (key in value ? this.seconds(value[key], [...at, key]) * 1000 : undefined);
+    const options: Exclude<CameraConfig['adaptive'], false | undefined> = {};
+    const lagHighMs = ms('lag-high');
+    const lagLowMs = ms('lag-low');
+    const recoverAfterMs = ms('recover-after');
+    const stepDownCooldownMs = ms('step-down-cooldown');
+    if (lagHighMs !== undefined) options.lagHighMs = lagHighMs;
+    if (lagLowMs !== undefined) options.lagLowMs = lagLowMs;
+    if (recoverAfterMs !== undefined) options.recoverAfterMs = recoverAfterMs;
+    if (stepDownCooldownMs !== undefined) options.stepDownCooldownMs = stepDownCooldownMs;
+    if ((options.lagLowMs ?? 80) >= (options.lagHighMs ?? 250)) this.fail(at, 'lag-low must be below lag-high');
+    return options;
+  }
+
+  private profiles(value: unknown, at: Path): Record<string, { scale: number; quality: number }> {
+    if (!isPlainObject(value)) this.fail(at, 'expected a mapping of profile names to { scale, quality }');
+    const profiles: Record<string, { scale: number; quality: number }> = {};
+    for (const [name, profile] of Object.entries(value)) {
+      if (name === 'source') this.fail([...at, name], "'source' is the camera's own frames and cannot be redefined");
+      if (!isPlainObject(profile)) this.fail([...at, name], 'expected { scale: 0.5, quality: 60 }');
+      this.checkKeys(profile, [...at, name], PROFILE_KEYS);
+      const scale = 'scale' in profile ? profile.scale : 1;
+      if (typeof scale !== 'number' || !(scale > 0 && scale <= 1)) this.fail([...at, name, 'scale'], `expected a share of the source width, above 0 and at most 1, got ${describe(scale)}`);
+      profiles[name] = { scale, quality: 'quality' in profile ? this.integer(profile.quality, [...at, name, 'quality'], 1, 100) : 60 };
+    }
+    return profiles;
+  }
+
+  private ladder(value: unknown, at: Path, extraProfiles: string[]): { maxFps: number | undefined; profile: string }[] {
+    if (!Array.isArray(value) || value.length === 0) this.fail(at, 'expected a list of levels, best first, each { fps, profile }');
+    const known = ['source', 'full-q60', 'half-q60', 'quarter-q40', ...extraProfiles];
+    return value.map((level: unknown, index) => {
+      const here: Path = [...at, index];
+      if (!isPlainObject(level)) this.fail(here, 'expected { fps: 15, profile: half-q60 }');
+      this.checkKeys(level, here, LEVEL_KEYS);
+      const profile = 'profile' in level ? this.choice(level.profile, [...here, 'profile'], known) : 'source';
+      const maxFps = 'fps' in level ? this.number(level.fps, [...here, 'fps'], 0.1, 240) : undefined;
+      return { maxFps, profile };
+    });
+  }
+
+  private number(value: unknown, at: Path, min: number, max: number): number {
+    if (typeof value !== 'number' || !(value >= min && value <= max)) this.fail(at, `expected a number from ${min} to ${max}, got ${describe(value)}`);
+    return value;
   }
 
   private checkKeys(object: Record<string, unknown>, at: Path, allowed: string[]): void {

@@ -9,7 +9,7 @@ export interface AdaptiveOptions {
   dropsToStepDown: number;
   /** Least time between two steps down, so one backlog is not punished twice. Default 1 s. */
   stepDownCooldownMs: number;
-  /** Healthy this long: try one step up. Default 4 s. */
+  /** Healthy this long: try one step up. Default 2 s. */
   recoverAfterMs: number;
   /** A step up that fails within this long doubles recoverAfterMs, up to maxRecoverAfterMs. */
   probeWindowMs: number;
@@ -21,7 +21,7 @@ export const DEFAULT_ADAPTIVE_OPTIONS: AdaptiveOptions = {
   lagLowMs: 80,
   dropsToStepDown: 2,
   stepDownCooldownMs: 1000,
-  recoverAfterMs: 4000,
+  recoverAfterMs: 2000,
   probeWindowMs: 3000,
   maxRecoverAfterMs: 60_000,
 };
@@ -96,7 +96,9 @@ export class AdaptiveController {
     this.healthySinceMs = -1;
     if (this.current >= this.levels.length - 1 || nowMs - this.lastChangeMs < this.options.stepDownCooldownMs) return false;
     if (nowMs - this.lastStepUpMs <= this.options.probeWindowMs) {
+      // The last step up failed: wait twice as long before trying again.
       this.recoverAfterMs = Math.min(this.options.maxRecoverAfterMs, this.recoverAfterMs * 2);
+      this.lastStepUpMs = -Infinity;
     }
     this.current++;
     this.stepsDown++;

@@ -7,5 +7,6 @@ export class CameraCounters {
   bytesSent = 0;
   viewersTotal = 0;
   viewersStalled = 0;
+  framesUnchanged = 0;
   readonly drops = new DropCounters();
 }

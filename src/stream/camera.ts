@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
+import { CamstreamError, FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
 import { RateMeter, type IntervalStats } from '../metrics/index.js';
 import type { NoSignalRenderer, Source } from '../source/index.js';
 import { AdaptiveController, type AdaptiveOptions } from './adaptive-controller.js';
@@ -11,6 +11,9 @@ import { customProfileKey, DEFAULT_LADDER, DEFAULT_PROFILES, ladderFor, SOURCE_P
 import { ProfileChannels } from './profile-channels.js';
 import { SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
 import { Viewer, type ViewerCloseReason, type ViewerInfo, type ViewerStats } from './viewer.js';
+
+/** With drop-same-frames, an unchanged frame is still sent this often. */
+const KEEPALIVE_MS = 1000;
 
 export interface CameraOptions {
   id: string;
@@ -40,6 +43,12 @@ export interface CameraOptions {
   ladder?: readonly AdaptationLevel[];
   /** A viewer whose write makes no progress this long is disconnected. Default 10 s. */
   viewerStallTimeoutMs?: number;
+  /**
+   * Do not resend a frame byte-identical to the one before (a static scene from a
+   * camera that repeats its frames, as µStreamer's drop-same-frames); one is still
+   * sent at least every second so players and proxies see the stream is alive.
+   */
+  dropSameFrames?: boolean;
 }
 
 /** What a viewer asked for in its request (`/stream?fps=10&quality=60&width=640`). */
@@ -73,6 +82,8 @@ export interface CameraStats {
   noSignalFrames: number;
   /** Disconnected because their writes made no progress for viewer-stall-timeout. */
   viewersStalled: number;
+  /** Frames not sent because they were identical to the previous one (drop-same-frames). */
+  framesUnchanged: number;
   /** Re-encoded profiles running now, for adapted viewers. */
   profiles: ReturnType<ProfileChannels['stats']>;
   viewers: number;
@@ -102,6 +113,8 @@ export class Camera {
   private readonly adaptive: Partial<AdaptiveOptions> | false;
   private readonly ladder: readonly AdaptationLevel[];
   private readonly viewerStallTimeoutMs: number | undefined;
+  private readonly dropSameFrames: boolean;
+  private lastFanOutMs = -Infinity;
   private readonly viewerAdapted = (viewer: Viewer): void => queueMicrotask(() => this.applyLevel(viewer));
   /** Every viewer, whatever channel it watches. */
   private readonly viewers: Viewer[] = [];
@@ -127,7 +140,14 @@ export class Camera {
     this.main = this.channels.main;
     this.adaptive = options.adaptive ?? {};
     this.ladder = options.ladder ?? DEFAULT_LADDER;
+    const profiles = options.profiles ?? DEFAULT_PROFILES;
+    for (const level of this.ladder) {
+      if (level.profile !== SOURCE_PROFILE && profiles[level.profile] === undefined) {
+        throw new CamstreamError('CAMSTREAM_CONFIG', `camera '${options.id}': the ladder names profile '${level.profile}', which is not defined; defined: ${[SOURCE_PROFILE, ...Object.keys(profiles)].join(', ')}`);
+      }
+    }
     this.viewerStallTimeoutMs = options.viewerStallTimeoutMs;
+    this.dropSameFrames = options.dropSameFrames ?? false;
     this.alwaysOn = options.alwaysOn ?? false;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     this.supervisor = new SourceSupervisor(this.source, this.frames, this.log, this.publish.bind(this), options.supervisor);
@@ -185,6 +205,13 @@ export class Camera {
       this.sizeKnown = true;
       this.noSignal.setSize(readJpegSize(frame.jpeg));
     }
+    const monoMs = frame.capture.monoMs;
+    if (this.dropSameFrames && monoMs - this.lastFanOutMs < KEEPALIVE_MS && this.main.latest?.jpeg.equals(frame.jpeg) === true) {
+      this.counters.framesUnchanged++;
+      frame.release();
+      return;
+    }
+    this.lastFanOutMs = monoMs;
     // Encoders first: they retain what they keep, and fanOut may release the
     // previous latest frame.
     this.channels.encode(frame);
@@ -289,6 +316,7 @@ export class Camera {
       drops: this.counters.drops.toJSON(),
       noSignalFrames: this.noSignal?.cardsSent ?? 0,
       viewersStalled: this.counters.viewersStalled,
+      framesUnchanged: this.counters.framesUnchanged,
       profiles: this.channels.stats(),
       viewers: this.viewers.length,
       viewersTotal: this.counters.viewersTotal,

@@ -1,8 +1,10 @@
 /**
  * Lets frames through at no more than `maxFps` on average: a token bucket filled by
- * the time between frames, holding at most one token. Frame times jitter, so
- * comparing each interval with 1/maxFps would let a 60 fps camera through at
- * 20 fps instead of 30; the bucket makes the average exact (every other frame).
+ * the time between frames. Frame times jitter, so comparing each interval with
+ * 1/maxFps would let a 60 fps camera through at 20 fps instead of 30; the bucket
+ * carries what one interval left over to the next, so the average is exact. It
+ * holds at most two tokens: enough that jitter never throws credit away, too few
+ * for a burst after a pause.
  */
 export class FpsGate {
   private maxFps: number | undefined;
@@ -26,7 +28,7 @@ export class FpsGate {
   admit(monoMs: number): boolean {
     const maxFps = this.maxFps;
     if (maxFps === undefined) return true;
-    if (this.lastMs >= 0) this.tokens = Math.min(1, this.tokens + ((monoMs - this.lastMs) * maxFps) / 1000);
+    if (this.lastMs >= 0) this.tokens = Math.min(2, this.tokens + ((monoMs - this.lastMs) * maxFps) / 1000);
     this.lastMs = monoMs;
     // A small tolerance so float error in the sums never eats a whole frame.
     if (this.tokens < 0.999) return false;
