@@ -45,6 +45,8 @@ export interface ViewerStats {
   bytesInFlight: number;
   /** Capture to the last completed write of this viewer, in milliseconds. */
   lastLatencyMs: number;
+  /** Milliseconds since its last part was completely written (null before the first). */
+  lastPartAgeMs: number | null;
   /** Its rung on the adaptation ladder (0 = best), its frame-rate cap and profile. */
   level: number;
   maxFps: number | null;
@@ -96,6 +98,7 @@ export class Viewer {
   private readonly stallTimeoutMs: number;
   private stallTimer: NodeJS.Timeout | undefined;
   private writeStartedMs = 0;
+  private lastWrittenMs = -1;
 
   constructor(sink: Writable, info: ViewerInfo, options: ViewerOptions) {
     this.sink = sink;
@@ -179,6 +182,7 @@ export class Viewer {
       queued: this.queue.length,
       bytesInFlight: this.writing?.part.length ?? 0,
       lastLatencyMs: Math.round(this.lastLatencyMs * 100) / 100,
+      lastPartAgeMs: this.lastWrittenMs < 0 ? null : Math.round(nowMs - this.lastWrittenMs),
       level,
       maxFps: this.frameRateCap ?? null,
       profile: this.profile,
@@ -205,6 +209,7 @@ export class Viewer {
       this.counters.framesSent++;
       this.counters.bytesSent += bytes;
       this.lastLatencyMs = now - frame.capture.monoMs;
+      this.lastWrittenMs = now;
       this.delivered.mark(now);
       if (this.controller?.written(now, this.lastLatencyMs) === true) this.onAdapt?.(this);
     }
