@@ -25,7 +25,9 @@ let upstreamUrl: string;
 
 before(async () => {
   jpegs = await Promise.all([1, 2, 3].map((seed) => encodeJpeg({ width: 64, height: 48, seed })));
-  ({ server: upstreamCamstream, url: upstreamUrl } = await startServer({ source: 'synthetic:320x240@15' }));
+  // Always on: the 300 ms idle-timeout test below must not wait for an on-demand start.
+  ({ server: upstreamCamstream, url: upstreamUrl } = await startServer({ cameras: [{ id: 'upstream', source: 'synthetic:320x240@15', alwaysOn: true }] }));
+  await (await fetch(`${upstreamUrl}/snapshot`)).arrayBuffer();
 });
 after(() => upstreamCamstream.stop());
 
@@ -155,6 +157,7 @@ test('parsers: every chunking, identity or chunked, through one reused read buff
         frame: (frame) => void frames.push(frame),
         close: () => void events.push('close'),
         error: (reason) => void events.push(reason),
+        discard: (reason) => void events.push(`discard ${reason}`),
       }, counters, 1 << 20);
       const response = new HttpResponseParser({
         onHead: (head) => (events.push(`head ${head.statusCode}`), true),
@@ -167,7 +170,9 @@ test('parsers: every chunking, identity or chunked, through one reused read buff
         response.push(readBuffer, 0, count);
       }
       const label = `chunk size ${size}, ${stream === variants[0] ? 'identity' : 'chunked'}`;
-      assert.deepEqual(events, stream === variants[0] ? ['head 200', 'close'] : ['head 200', 'close', 'end'], label);
+      const discards = events.filter((event) => event.startsWith('discard'));
+      assert.deepEqual(discards, ['discard not_jpeg', 'discard not_jpeg'], label);
+      assert.deepEqual(events.filter((event) => !event.startsWith('discard')), stream === variants[0] ? ['head 200', 'close'] : ['head 200', 'close', 'end'], label);
       assert.deepEqual(frames.map((frame) => frame.jpeg.equals(a) ? 'a' : frame.jpeg.equals(b) ? 'b' : frame.jpeg.equals(c) ? 'c' : '?'), ['a', 'b', 'c'], label);
       assert.deepEqual(counters, { parts: 6, bytesSkipped: 7, notJpeg: 2, oversize: 0, incomplete: 1 }, label);
       assert.equal(framer.stats.frames, 1, label);

@@ -6,6 +6,7 @@ import { SourceError, SourceSpecError } from './errors.js';
 import { HttpResponseParser, printable, type HttpResponseHandler, type ResponseHead } from './http-response-parser.js';
 import { MultipartParser, newMultipartCounters, parseBoundary, type MultipartCounters, type MultipartHandler } from './multipart-parser.js';
 import type { Source, SourceContext } from './source.js';
+import { ThrottledWarning } from './throttled-warning.js';
 import { maskPassword } from './source-url.js';
 
 export interface HttpMjpegSourceOptions {
@@ -83,6 +84,7 @@ export class HttpMjpegSource implements Source {
   private reading = false;
   private readonly responseHandler: HttpResponseHandler;
   private readonly multipartHandler: MultipartHandler;
+  private discards: ThrottledWarning | undefined;
   private readonly publishFrame = (frame: Frame): void => {
     const context = this.context;
     if (this.over || context === undefined) {
@@ -124,6 +126,8 @@ export class HttpMjpegSource implements Source {
       frame: this.publishFrame,
       close: () => this.terminate(`upstream ${this.target.hostPort} ended the stream (closing boundary)`),
       error: (reason) => this.terminate(reason),
+      discard: (reason, bytes) =>
+        this.discards?.warn({ reason, bytes }, reason === 'oversize' ? `dropped a ${bytes}-byte part over the ${this.maxFrameBytes}-byte limit from ${this.target.hostPort}` : `dropped a part that is not a JPEG from ${this.target.hostPort}`),
     };
   }
 
@@ -135,7 +139,11 @@ export class HttpMjpegSource implements Source {
     if (!this.over) return Promise.reject(new SourceError(`source ${this.url} is already started`));
     this.context = context;
     if (this.framer === undefined || this.framerFactory !== context.frames) {
-      this.framer = new JpegFramer(context.frames, this.publishFrame, { maxFrameBytes: this.maxFrameBytes });
+      this.discards = new ThrottledWarning(context.log);
+      const discards = this.discards;
+      this.framer = new JpegFramer(context.frames, this.publishFrame, { maxFrameBytes: this.maxFrameBytes }, (reason, bytes) =>
+        discards.warn({ reason, bytes }, `discarded a ${reason} JPEG of ${bytes} bytes from ${this.target.hostPort}`),
+      );
       this.framerFactory = context.frames;
     }
     this.over = false;

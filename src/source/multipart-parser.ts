@@ -42,6 +42,8 @@ export interface MultipartHandler {
   close(): void;
   /** The body cannot be parsed; `reason` is one line for the user. */
   error(reason: string): void;
+  /** A part was dropped: over the size limit, or not a JPEG. The stream goes on. */
+  discard(reason: 'oversize' | 'not_jpeg', bytes: number): void;
 }
 
 /**
@@ -242,10 +244,12 @@ export class MultipartParser {
     } else if (length > this.maxFrameBytes) {
       // Not trusted to be skipped by length either: find the next boundary instead.
       this.counters.oversize++;
+      this.handler.discard('oversize', length);
       this.state = SCAN;
       this.mode = DROP;
     } else if (length < 2) {
       this.counters.notJpeg++;
+      this.handler.discard('not_jpeg', length);
       this.state = length === 0 ? LEAD : SKIP;
       this.remaining = length;
     } else {
@@ -266,6 +270,7 @@ export class MultipartParser {
     this.remaining -= take;
     if (before < 2 && this.written >= 2 && (buffer.bytes[Frame.JPEG_OFFSET] !== 0xff || buffer.bytes[Frame.JPEG_OFFSET + 1] !== 0xd8)) {
       this.counters.notJpeg++;
+      this.handler.discard('not_jpeg', this.length);
       this.buffer = undefined;
       buffer.release();
       this.state = this.remaining > 0 ? SKIP : LEAD;
@@ -346,6 +351,7 @@ export class MultipartParser {
       for (let i = start, seen = this.partBytes; seen < 2 && i < end; i++, seen++) {
         if (bytes[i] !== (seen === 0 ? 0xff : 0xd8)) {
           this.counters.notJpeg++;
+          this.handler.discard('not_jpeg', this.partBytes + count);
           this.mode = DROP;
           this.framer.reset();
           break;

@@ -4,6 +4,7 @@ import { SourceError } from './errors.js';
 import type { Source, SourceContext } from './source.js';
 import { reasonFromStderr, StderrTail } from './stderr-reason.js';
 import { maskPassword } from './source-url.js';
+import { ThrottledWarning } from './throttled-warning.js';
 
 export interface ProcessSourceOptions {
   /** The source as the user wrote it (passwords masked). */
@@ -19,7 +20,6 @@ export interface ProcessSourceOptions {
 
 /** How long a stopped process gets to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 2000;
-const DISCARD_LOG_INTERVAL_MS = 10_000;
 
 /**
  * A source that runs a program printing MJPEG (concatenated JPEGs) on stdout:
@@ -52,22 +52,12 @@ export class ProcessSource implements Source {
   start(context: SourceContext): Promise<void> {
     this.stopping = false;
     const stderr = new StderrTail();
-    let discarded = 0;
-    let lastDiscardLogMs = -Infinity;
+    const discards = new ThrottledWarning(context.log);
     const framer = new JpegFramer(
       context.frames,
       (frame: Frame) => context.publish(frame),
       { maxFrameBytes: this.options.maxFrameBytes },
-      (reason, bytes) => {
-        // A broken camera can do this 60 times a second: one line now, then at most
-        // one every 10 s with the count in between.
-        discarded++;
-        const now = performance.now();
-        if (now - lastDiscardLogMs < DISCARD_LOG_INTERVAL_MS) return;
-        context.log.warn({ reason, bytes, discarded }, `discarded a ${reason} JPEG of ${bytes} bytes from ${this.options.command} (${discarded} discarded since the last message)`);
-        discarded = 0;
-        lastDiscardLogMs = now;
-      },
+      (reason, bytes) => discards.warn({ reason, bytes }, `discarded a ${reason} JPEG of ${bytes} bytes from ${this.options.command}`),
     );
     this.framer = framer;
     const child = spawn(this.options.command, [...this.options.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

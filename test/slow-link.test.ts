@@ -1,0 +1,224 @@
+/**
+ * Issue #4 over a real slow link: viewers in a network namespace behind a veth
+ * pair whose server → viewer direction is shaped by tc to 2 MB/s (plus 20 ms delay
+ * and 0.1 % loss where the kernel has netem; see helpers/netns.ts), beside fast
+ * viewers on this machine. camstream's promises: viewers that keep up lose nothing
+ * and see no slowdown; a slow viewer is stepped down to what its link carries, so
+ * its picture stays fresh (bounded latency) and keeps moving; it steps back up when
+ * the link recovers; a viewer that stops reading is disconnected.
+ *
+ * The slow viewers are child processes (helpers/mjpeg-reader.ts) run with
+ * `ip netns exec`; the fast ones are MjpegReaders in this process, on loopback.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Camstream, CameraStats, ViewerStats } from '../src/index.js';
+import { cameraStats, waitForCamera } from './helpers/cameras.js';
+import { MjpegReader, nowMicros, type ReaderResult, type Tick } from './helpers/mjpeg-reader.js';
+import { createLink, measureThroughput, qdiscStats, requireNetns, type ShapedLink } from './helpers/netns.js';
+import { eventually, sleep, startServer } from './helpers/server.js';
+
+const SOURCE = 'synthetic:1920x1080@60';
+const FPS = 60;
+const CAMERA = 'cam';
+/** Seconds a viewer's write may make no progress before it is disconnected (test 3). */
+const VIEWER_STALL_TIMEOUT_S = 2;
+/** The link: tbf at 16 Mbit/s. */
+const LINK_BYTES_PER_SECOND = 2_000_000;
+/**
+ * The server's RSS bound: node itself (~50 MB), sharp/libvips once a profile is
+ * encoded (~60 MB of code and thread arenas), the buffer pool (a few dozen 250 KB
+ * frames: ~10 MB), the synthetic ring (30 × 250 KB) and the fast readers in this
+ * process (numbers only). Measured ~200 MB; a leak of frames at 15 MB/s would pass
+ * it in seconds.
+ */
+const RSS_BOUND = 400 * 1024 * 1024;
+const READER = fileURLToPath(new URL('./helpers/mjpeg-reader.js', import.meta.url));
+
+const skip = requireNetns();
+
+interface ChildReader {
+  child: ChildProcess;
+  ticks: Tick[];
+  result: Promise<ReaderResult>;
+}
+
+describe('over a real slow link (tc-shaped veth into a network namespace)', { skip }, () => {
+  let link: ShapedLink;
+  let server: Camstream | undefined;
+  let url: string;
+  const fast: MjpegReader[] = [];
+
+  /** A reader child inside the namespace; its `result` line resolves `result`. */
+  function slowReader(agent: string, seconds: number, extra: string[] = []): ChildReader {
+    const child = link.spawn(process.execPath, [READER, url, String(seconds), '--agent', agent, ...extra]);
+    const ticks: Tick[] = [];
+    let stderr = '';
+    let buffered = '';
+    const result = new Promise<ReaderResult>((resolve, reject) => {
+      child.stdout?.on('data', (data: Buffer) => {
+        buffered += data.toString();
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          const message = JSON.parse(line) as Tick | ReaderResult;
+          if (message.type === 'tick') ticks.push(message);
+          else resolve(message);
+        }
+      });
+      child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
+      child.once('exit', (code, signal) => setImmediate(() => reject(new Error(`reader ${agent} exited (${code ?? signal}) without a result: ${stderr}`))));
+    });
+    result.catch(() => {});
+    return { child, ticks, result };
+  }
+
+  function viewer(camera: CameraStats, agent: string): ViewerStats {
+    const found = camera.viewerList.find((each) => each.userAgent === agent);
+    assert.ok(found !== undefined, `viewer '${agent}' is listed in /api/stats`);
+    return found;
+  }
+
+  before(async () => {
+    link = createLink();
+    link.shape();
+    // The shaping works: a bulk transfer gets ~2 MB/s, not veth speed.
+    const rate = await measureThroughput(link);
+    assert.ok(rate > 0.75 * LINK_BYTES_PER_SECOND && rate < 1.1 * LINK_BYTES_PER_SECOND, `shaped link carries ${(rate / 1e6).toFixed(2)} MB/s, expected ~2 (${link.shapedWith})`);
+    // Listening on the veth's host address only: the fast viewers in this process
+    // reach it over loopback (a local address is routed via lo), the namespace over the veth.
+    ({ server, url } = await startServer({
+      host: link.hostAddress,
+      cameras: [{ id: CAMERA, source: SOURCE, viewerStallTimeoutSeconds: VIEWER_STALL_TIMEOUT_S }],
+      snapshotTimeoutMs: 15_000,
+    }));
+    // The on-demand camera renders its 1080p ring (~2 s) on the first request.
+    const snapshot = await fetch(`${url}/cam/${CAMERA}/snapshot`);
+    assert.equal(snapshot.status, 200);
+    await snapshot.arrayBuffer();
+    console.log(`# link ${link.namespace}: ${link.shapedWith}; measured ${(rate / 1e6).toFixed(2)} MB/s`);
+  });
+
+  after(async () => {
+    for (const reader of fast) reader.close();
+    link?.destroy();
+    await server?.stop();
+  });
+
+  test('8 fast viewers lose nothing while 2 viewers on a 2 MB/s link are adapted down, fresh and counted', { timeout: 60_000 }, async (t: TestContext) => {
+    const SECONDS = 25;
+    const WINDOW = 10;
+    const slow = ['slow-1', 'slow-2'].map((agent) => slowReader(agent, SECONDS, ['--window', String(WINDOW)]));
+    for (let i = 0; i < 8; i++) fast.push(new MjpegReader(url, `fast-${i}`));
+    const started = performance.now();
+    let maxRss = 0;
+    const rssSampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss)), 250);
+    try {
+      await sleep((SECONDS - WINDOW) * 1000);
+      const windowStart = nowMicros();
+      await sleep(Math.max(0, (SECONDS - 1) * 1000 - (performance.now() - started)));
+      // Read while every viewer is connected, so the camera's totals are the viewers' sums.
+      const camera = await cameraStats(url, CAMERA);
+      const windowEnd = nowMicros();
+      const results = await Promise.all(slow.map((each) => each.result));
+      maxRss = Math.max(maxRss, process.memoryUsage().rss);
+
+      for (const [i, reader] of fast.entries()) {
+        const window = reader.window(windowStart, windowEnd);
+        t.diagnostic(`fast-${i}: ${window.fps} fps, ${window.gaps} gaps, latency p50 ${window.latencyMs.p50} p99 ${window.latencyMs.p99} max ${window.latencyMs.max} ms`);
+        assert.equal(reader.error, undefined, `fast-${i}: ${reader.error}`);
+        assert.ok(window.fps >= 0.95 * FPS, `fast-${i} got ${window.fps} fps in the last ${window.seconds} s, below 95 % of ${FPS}`);
+        assert.equal(window.gaps, 0, `fast-${i} missed ${window.gaps} frames`);
+        const stats = viewer(camera, `fast-${i}`);
+        assert.equal(stats.drops.total, 0, `fast-${i} dropped frames: ${JSON.stringify(stats.drops)}`);
+        assert.equal(stats.level, 0, `fast-${i} was adapted to level ${stats.level}`);
+      }
+
+      for (const result of results) {
+        const stats = viewer(camera, result.agent);
+        t.diagnostic(
+          `${result.agent}: ${result.window.fps} fps, latency p50 ${result.window.latencyMs.p50} p99 ${result.window.latencyMs.p99} max ${result.window.latencyMs.max} ms, ` +
+            `last sizes ${result.lastSizes.join(' ')}, fps/max ms per s ${slow.find((each) => each.ticks[0]?.agent === result.agent)?.ticks.map((tick) => `${tick.fps}/${tick.maxLatencyMs}`).join(' ')}; server: level ${stats.level}, profile ${stats.profile}, maxFps ${stats.maxFps}, fps ${stats.fps}, drops ${JSON.stringify(stats.drops)}`,
+        );
+        assert.equal(result.error, undefined, `${result.agent}: ${result.error}`);
+        assert.ok(result.window.latencyMs.p99 <= 500, `${result.agent}: latency p99 ${result.window.latencyMs.p99} ms over the last ${WINDOW} s, above 500 ms`);
+        assert.ok(result.window.fps >= 10, `${result.agent} got ${result.window.fps} fps over the last ${WINDOW} s, below 10`);
+        assert.ok(stats.level > 0, `${result.agent} was not adapted (level 0)`);
+        assert.ok(stats.profile !== 'source' || stats.maxFps !== null, `${result.agent} at level ${stats.level} has neither a profile nor a frame-rate cap`);
+        const { replaced, adapted, encoder_busy, total } = stats.drops;
+        assert.ok(total > 0, `${result.agent} dropped nothing`);
+        assert.equal(total, replaced + adapted + encoder_busy, `${result.agent}'s drops are the sum of their reasons`);
+      }
+
+      const { replaced, adapted, encoder_busy, total } = camera.drops;
+      t.diagnostic(`camera drops ${JSON.stringify(camera.drops)}; profiles ${JSON.stringify(camera.profiles)}; max RSS ${(maxRss / 2 ** 20).toFixed(0)} MB`);
+      assert.equal(total, replaced + adapted + encoder_busy, 'the camera drops are the sum of their reasons');
+      for (const reason of ['replaced', 'adapted', 'encoder_busy'] as const) {
+        const sum = camera.viewerList.reduce((each, stats) => each + stats.drops[reason], 0);
+        assert.equal(camera.drops[reason], sum, `camera drops.${reason} is the sum over its viewers`);
+      }
+      t.diagnostic(`link: ${qdiscStats(link.hostInterface).replace(/\s+/g, ' ')}`);
+      assert.ok(maxRss < RSS_BOUND, `server RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB, above ${RSS_BOUND / 2 ** 20} MB`);
+    } finally {
+      clearInterval(rssSampler);
+      for (const reader of fast.splice(0)) reader.close();
+      for (const each of slow) each.child.kill('SIGKILL');
+    }
+  });
+
+  test('when the link recovers, an adapted viewer is back at the source profile and 60 fps', { timeout: 60_000 }, async (t: TestContext) => {
+    link.shape();
+    const reader = slowReader('recover', 45);
+    try {
+      const down = await waitForCamera(url, CAMERA, (camera) => (camera.viewerList.find((each) => each.userAgent === 'recover')?.level ?? 0) >= 3, 20_000);
+      const adapted = viewer(down, 'recover');
+      assert.ok(adapted.level >= 3, `on the shaped link the viewer reached only level ${adapted.level}`);
+      t.diagnostic(`adapted down to level ${adapted.level} (${adapted.profile}, maxFps ${adapted.maxFps}) after ${reader.ticks.length} s`);
+      link.unshape();
+      const unshaped = performance.now();
+      let last: ViewerStats | undefined;
+      const recovered = await eventually(
+        async () => {
+          last = (await cameraStats(url, CAMERA)).viewerList.find((each) => each.userAgent === 'recover');
+          return last?.level === 0 && last.profile === 'source';
+        },
+        25_000,
+        100,
+      );
+      const seconds = (performance.now() - unshaped) / 1000;
+      t.diagnostic(`back at level ${last?.level} (${last?.profile}) ${seconds.toFixed(1)} s after the shaping was removed`);
+      assert.ok(recovered, `${seconds.toFixed(1)} s after the link recovered the viewer is still at level ${last?.level} (${last?.profile})`);
+      assert.ok(seconds <= 15, `recovery took ${seconds.toFixed(1)} s, more than 15`);
+      // Two whole seconds at the source rate, as the viewer counted them.
+      const from = reader.ticks.length;
+      assert.ok(await eventually(() => reader.ticks.length >= from + 3, 5000), 'the reader keeps reporting');
+      const fps = reader.ticks.slice(from + 1, from + 3).map((tick) => tick.fps);
+      t.diagnostic(`client fps after recovery: ${fps.join(', ')}; ticks ${reader.ticks.map((tick) => `${tick.fps}/${Math.round(tick.lastSize / 1000)}k`).join(' ')}`);
+      for (const each of fps) assert.ok(each >= 0.95 * FPS, `after recovery the viewer gets ${each} fps`);
+    } finally {
+      reader.child.kill('SIGKILL');
+    }
+  });
+
+  test('a viewer in the namespace that stops reading is disconnected after viewer-stall-timeout', { timeout: 40_000 }, async (t: TestContext) => {
+    const STALL_AFTER_S = 2;
+    const before = (await cameraStats(url, CAMERA)).viewersStalled;
+    const reader = slowReader('frozen', STALL_AFTER_S + VIEWER_STALL_TIMEOUT_S + 5, ['--stall-after', String(STALL_AFTER_S)]);
+    const spawned = performance.now();
+    try {
+      const camera = await waitForCamera(url, CAMERA, (each) => each.viewersStalled > before, 25_000);
+      const seconds = (performance.now() - spawned) / 1000 - STALL_AFTER_S;
+      t.diagnostic(`disconnected ${seconds.toFixed(1)} s after it stopped reading (viewer-stall-timeout ${VIEWER_STALL_TIMEOUT_S} s); shaping: ${link.shapedWith ?? 'none'}`);
+      assert.equal(camera.viewersStalled, before + 1, 'the stalled viewer is counted');
+      assert.equal(camera.viewerList.find((each) => each.userAgent === 'frozen'), undefined, 'the stalled viewer is no longer listed');
+      const result = await reader.result;
+      t.diagnostic(`reader: ${result.frames} frames, closed by server ${result.closedByServer}, ${result.bytesAfterStall} bytes after it read again${result.error ? `, ${result.error}` : ''}`);
+      assert.ok(result.closedByServer, 'the reader saw the server close the connection');
+    } finally {
+      reader.child.kill('SIGKILL');
+    }
+  });
+});
