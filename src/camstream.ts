@@ -8,6 +8,9 @@ import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './so
 import { Camera, DEFAULT_PROFILES, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
 import { VERSION } from './version.js';
 
+/** See CamstreamOptions.sendQueueBytes. */
+export const DEFAULT_SEND_QUEUE_BYTES = 256 * 1024;
+
 /** What a camera id may be: it appears in /cam/<id>/stream. */
 export const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -60,7 +63,7 @@ export interface CamstreamOptions {
   snapshotTimeoutMs?: number;
   /**
    * Unsent bytes the kernel may queue per viewer (TCP_NOTSENT_LOWAT on the listening
-   * socket, inherited by every viewer's). Default 64 KiB; 0 leaves the kernel's
+   * socket, inherited by every viewer's). Default 256 KiB; 0 leaves the kernel's
    * default (megabytes: seconds of delay for a slow viewer). See ARCHITECTURE.md.
    */
   sendQueueBytes?: number;
@@ -101,7 +104,7 @@ export class Camstream {
       seen.add(id);
     }
     this.cameras = configs.map((config) => this.makeCamera(config, options.queueCapacity));
-    this.sendQueueBytes = options.sendQueueBytes ?? 64 * 1024;
+    this.sendQueueBytes = options.sendQueueBytes ?? DEFAULT_SEND_QUEUE_BYTES;
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 8080;
     this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs });

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { CameraConfig } from '../camstream.js';
+import { DEFAULT_SEND_QUEUE_BYTES, type CameraConfig } from '../camstream.js';
 import { CamstreamError } from '../frame/index.js';
 import { DEFAULT_SOURCE, parseSource, SOURCE_FORMS, SourceSpecError } from '../source/index.js';
 import { ConfigError, loadConfigFile, LOG_LEVELS, type FileConfig } from './config.js';
@@ -20,6 +20,7 @@ export interface Settings {
   logLevel: string;
   queueCapacity: number;
   snapshotTimeoutSeconds: number;
+  sendQueueBytes: number;
   cameras: CameraConfig[];
   /** The config file read, if any. */
   configFile: string | undefined;
@@ -37,11 +38,13 @@ ${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n
   -p, --port <number>         port to listen on, 0 for any free port (default 8080)
       --log-level <level>     ${LOG_LEVELS.join(', ')} (default info)
       --queue-capacity <n>    frames a viewer may have waiting, a power of two 1–64 (default 1)
+      --send-queue <bytes>    unsent bytes the kernel may hold per viewer (default 262144; 0: kernel default)
   -h, --help                  show this help
   -v, --version               show the version
 
 Each option can also come from the environment: CAMSTREAM_SOURCE, CAMSTREAM_CONFIG,
-CAMSTREAM_HOST, CAMSTREAM_PORT, CAMSTREAM_LOG_LEVEL, CAMSTREAM_QUEUE_CAPACITY.
+CAMSTREAM_HOST, CAMSTREAM_PORT, CAMSTREAM_LOG_LEVEL, CAMSTREAM_QUEUE_CAPACITY,
+CAMSTREAM_SEND_QUEUE.
 Flags override the environment, which overrides the config file. A --source
 replaces the file's cameras with that one camera.
 
@@ -61,9 +64,10 @@ const FLAGS = {
   port: { type: 'string', short: 'p' },
   'log-level': { type: 'string' },
   'queue-capacity': { type: 'string' },
+  'send-queue': { type: 'string' },
 } as const;
 
-type StringFlag = 'source' | 'config' | 'host' | 'port' | 'log-level' | 'queue-capacity';
+type StringFlag = 'source' | 'config' | 'host' | 'port' | 'log-level' | 'queue-capacity' | 'send-queue';
 
 /**
  * Works out the settings from argv (without node and script), the environment and
@@ -98,6 +102,7 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
     logLevel: file.logLevel ?? 'info',
     queueCapacity: file.queueCapacity ?? 1,
     snapshotTimeoutSeconds: file.snapshotTimeoutSeconds ?? 5,
+    sendQueueBytes: file.sendQueueBytes ?? DEFAULT_SEND_QUEUE_BYTES,
     cameras: file.cameras ?? [{ id: 'default', source: DEFAULT_SOURCE }],
     configFile: configPath?.[0],
   };
@@ -120,6 +125,8 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
     if ((capacity & (capacity - 1)) !== 0) throw new UsageError(`${queueCapacity[1]}: expected a power of two 1–64, got ${capacity}`);
     settings.queueCapacity = capacity;
   }
+  const sendQueue = raw('send-queue');
+  if (sendQueue !== undefined) settings.sendQueueBytes = integer(sendQueue, 0, 16 * 1024 * 1024, 'bytes 0–16777216 (0: the kernel default)');
   const source = raw('source');
   if (source !== undefined) {
     try {

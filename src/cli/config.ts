@@ -18,12 +18,13 @@ export interface FileConfig {
   logLevel?: string;
   snapshotTimeoutSeconds?: number;
   queueCapacity?: number;
+  sendQueueBytes?: number;
   cameras?: CameraConfig[];
 }
 
 type Path = (string | number)[];
 
-const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'cameras'];
+const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'send-queue', 'cameras'];
 const CAMERA_KEYS = [
   'id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'no-signal-after', 'quality', 'rtsp-transport', 'queue-capacity',
   'viewer-stall-timeout', 'drop-same-frames', 'adaptive', 'profiles', 'ladder',
@@ -82,6 +83,7 @@ class ConfigReader {
     if ('log-level' in root) config.logLevel = this.choice(root['log-level'], ['log-level'], LOG_LEVELS);
     if ('snapshot-timeout' in root) config.snapshotTimeoutSeconds = this.seconds(root['snapshot-timeout'], ['snapshot-timeout']);
     if ('queue-capacity' in root) config.queueCapacity = this.queueCapacity(root['queue-capacity'], ['queue-capacity']);
+    if ('send-queue' in root) config.sendQueueBytes = this.integer(root['send-queue'], ['send-queue'], 0, 16 * 1024 * 1024);
     if ('cameras' in root) config.cameras = this.cameras(root.cameras);
     return config;
   }

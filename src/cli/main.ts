@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     logLevel: options.logLevel,
     queueCapacity: options.queueCapacity,
     snapshotTimeoutMs: options.snapshotTimeoutSeconds * 1000,
+    sendQueueBytes: options.sendQueueBytes,
   });
 
   const shutdown = (signal: NodeJS.Signals): void => {
