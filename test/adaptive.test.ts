@@ -50,6 +50,16 @@ test('controller: two replaced frames are trouble; a step up that fails at once 
   assert.equal(controller.level, 0);
 });
 
+test('controller: a failed step up goes back down at once, without waiting out the cooldown', () => {
+  const controller = new AdaptiveController(LEVELS, { stepDownCooldownMs: 1000, recoverAfterMs: 2000, probeWindowMs: 3000 });
+  controller.written(0, 400);
+  for (let t = 1000; t <= 3000; t += 100) controller.written(t, 5);
+  assert.equal(controller.level, 0, 'stepped back up');
+  assert.equal(controller.written(3100, 400), true, 'the probe failed 100 ms later: down at once');
+  assert.equal(controller.level, 1);
+  assert.equal(controller.written(3200, 400), false, 'and then the cooldown holds again');
+});
+
 test('controller: never below the last rung, never above the first', () => {
   const controller = new AdaptiveController(LEVELS, { stepDownCooldownMs: 0 });
   for (let t = 0; t < 20; t++) controller.written(t * 10, 1000);

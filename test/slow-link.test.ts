@@ -28,11 +28,12 @@ const VIEWER_STALL_TIMEOUT_S = 2;
 /** The link: tbf at 16 Mbit/s. */
 const LINK_BYTES_PER_SECOND = 2_000_000;
 /**
- * The server's RSS bound: node itself (~50 MB), sharp/libvips once a profile is
- * encoded (~60 MB of code and thread arenas), the buffer pool (a few dozen 250 KB
- * frames: ~10 MB), the synthetic ring (30 × 250 KB) and the fast readers in this
- * process (numbers only). Measured ~200 MB; a leak of frames at 15 MB/s would pass
- * it in seconds.
+ * The server's RSS bound (this process is the server; the fast readers in it keep
+ * only numbers). Measured here: ~97 MB before the viewers (node, fastify, the 30
+ * rendered 1080p frames), 240–270 MB at the peak, with sharp/libvips loaded and one
+ * or two profiles re-encoding 1080p at 15 fps in libvips' threads (their malloc
+ * arenas are most of the growth). 400 MB leaves room for another machine's thread
+ * count and allocator; frames leaking at the camera's 15 MB/s would cross it in ~10 s.
  */
 const RSS_BOUND = 400 * 1024 * 1024;
 const READER = fileURLToPath(new URL('./helpers/mjpeg-reader.js', import.meta.url));
@@ -70,7 +71,7 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
         }
       });
       child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
-      child.once('exit', (code, signal) => setImmediate(() => reject(new Error(`reader ${agent} exited (${code ?? signal}) without a result: ${stderr}`))));
+      child.once('close', (code, signal) => reject(new Error(`reader ${agent} exited (${code ?? signal}) without a result: ${stderr}`)));
     });
     result.catch(() => {});
     return { child, ticks, result };
@@ -87,7 +88,7 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
     link.shape();
     // The shaping works: a bulk transfer gets ~2 MB/s, not veth speed.
     const rate = await measureThroughput(link);
-    assert.ok(rate > 0.75 * LINK_BYTES_PER_SECOND && rate < 1.1 * LINK_BYTES_PER_SECOND, `shaped link carries ${(rate / 1e6).toFixed(2)} MB/s, expected ~2 (${link.shapedWith})`);
+    assert.ok(rate > 0.5 * LINK_BYTES_PER_SECOND && rate < 1.1 * LINK_BYTES_PER_SECOND, `shaped link carries ${(rate / 1e6).toFixed(2)} MB/s, expected ~2 (${link.shapedWith})`);
     // Listening on the veth's host address only: the fast viewers in this process
     // reach it over loopback (a local address is routed via lo), the namespace over the veth.
     ({ server, url } = await startServer({
@@ -114,6 +115,7 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
     const slow = ['slow-1', 'slow-2'].map((agent) => slowReader(agent, SECONDS, ['--window', String(WINDOW)]));
     for (let i = 0; i < 8; i++) fast.push(new MjpegReader(url, `fast-${i}`));
     const started = performance.now();
+    const startRss = process.memoryUsage().rss;
     let maxRss = 0;
     const rssSampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss)), 250);
     try {
@@ -139,12 +141,13 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
 
       for (const result of results) {
         const stats = viewer(camera, result.agent);
+        const series = slow.find((each) => each.ticks[0]?.agent === result.agent)?.ticks.map((tick) => `${tick.fps}/${tick.maxLatencyMs}`).join(' ');
         t.diagnostic(
           `${result.agent}: ${result.window.fps} fps, latency p50 ${result.window.latencyMs.p50} p99 ${result.window.latencyMs.p99} max ${result.window.latencyMs.max} ms, ` +
-            `last sizes ${result.lastSizes.join(' ')}, fps/max ms per s ${slow.find((each) => each.ticks[0]?.agent === result.agent)?.ticks.map((tick) => `${tick.fps}/${tick.maxLatencyMs}`).join(' ')}; server: level ${stats.level}, profile ${stats.profile}, maxFps ${stats.maxFps}, fps ${stats.fps}, drops ${JSON.stringify(stats.drops)}`,
+            `last sizes ${result.lastSizes.join(' ')}, frames/max latency ms per s ${series}; server: level ${stats.level}, profile ${stats.profile}, maxFps ${stats.maxFps}, fps ${stats.fps}, drops ${JSON.stringify(stats.drops)}`,
         );
         assert.equal(result.error, undefined, `${result.agent}: ${result.error}`);
-        assert.ok(result.window.latencyMs.p99 <= 500, `${result.agent}: latency p99 ${result.window.latencyMs.p99} ms over the last ${WINDOW} s, above 500 ms`);
+        assert.ok(result.window.latencyMs.p99 <= 500, `${result.agent}: latency p99 ${result.window.latencyMs.p99} ms over the last ${WINDOW} s, above 500 ms (frames/max latency ms per s: ${series})`);
         assert.ok(result.window.fps >= 10, `${result.agent} got ${result.window.fps} fps over the last ${WINDOW} s, below 10`);
         assert.ok(stats.level > 0, `${result.agent} was not adapted (level 0)`);
         assert.ok(stats.profile !== 'source' || stats.maxFps !== null, `${result.agent} at level ${stats.level} has neither a profile nor a frame-rate cap`);
@@ -154,7 +157,7 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
       }
 
       const { replaced, adapted, encoder_busy, total } = camera.drops;
-      t.diagnostic(`camera drops ${JSON.stringify(camera.drops)}; profiles ${JSON.stringify(camera.profiles)}; max RSS ${(maxRss / 2 ** 20).toFixed(0)} MB`);
+      t.diagnostic(`camera drops ${JSON.stringify(camera.drops)}; profiles ${JSON.stringify(camera.profiles)}; RSS ${(startRss / 2 ** 20).toFixed(0)} MB before the viewers, max ${(maxRss / 2 ** 20).toFixed(0)} MB`);
       assert.equal(total, replaced + adapted + encoder_busy, 'the camera drops are the sum of their reasons');
       for (const reason of ['replaced', 'adapted', 'encoder_busy'] as const) {
         const sum = camera.viewerList.reduce((each, stats) => each + stats.drops[reason], 0);
@@ -192,12 +195,15 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
       t.diagnostic(`back at level ${last?.level} (${last?.profile}) ${seconds.toFixed(1)} s after the shaping was removed`);
       assert.ok(recovered, `${seconds.toFixed(1)} s after the link recovered the viewer is still at level ${last?.level} (${last?.profile})`);
       assert.ok(seconds <= 15, `recovery took ${seconds.toFixed(1)} s, more than 15`);
-      // Two whole seconds at the source rate, as the viewer counted them.
+      // The next three whole seconds of the reader's (its own 1 s ticks, so one may
+      // be a frame long or short): the source rate, full-size frames.
       const from = reader.ticks.length;
-      assert.ok(await eventually(() => reader.ticks.length >= from + 3, 5000), 'the reader keeps reporting');
-      const fps = reader.ticks.slice(from + 1, from + 3).map((tick) => tick.fps);
-      t.diagnostic(`client fps after recovery: ${fps.join(', ')}; ticks ${reader.ticks.map((tick) => `${tick.fps}/${Math.round(tick.lastSize / 1000)}k`).join(' ')}`);
-      for (const each of fps) assert.ok(each >= 0.95 * FPS, `after recovery the viewer gets ${each} fps`);
+      assert.ok(await eventually(() => reader.ticks.length >= from + 4, 6000), 'the reader keeps reporting');
+      const following = reader.ticks.slice(from + 1, from + 4);
+      const fps = following.reduce((sum, tick) => sum + tick.fps, 0) / following.length;
+      t.diagnostic(`client fps after recovery: ${following.map((tick) => tick.fps).join(', ')}; fps/frame KB per s ${reader.ticks.map((tick) => `${tick.fps}/${Math.round(tick.lastSize / 1000)}`).join(' ')}`);
+      assert.ok(fps >= 0.95 * FPS, `after recovery the viewer gets ${fps.toFixed(1)} fps (${following.map((tick) => tick.fps).join(', ')})`);
+      assert.ok(following.every((tick) => tick.lastSize >= 0.9 * (down.latestFrame?.bytes ?? 0)), 'after recovery the viewer gets the source frames');
     } finally {
       reader.child.kill('SIGKILL');
     }
@@ -205,6 +211,9 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
 
   test('a viewer in the namespace that stops reading is disconnected after viewer-stall-timeout', { timeout: 40_000 }, async (t: TestContext) => {
     const STALL_AFTER_S = 2;
+    // Unshaped, the frozen reader's socket buffers fill within a second, so what is
+    // measured is the timeout itself, not how long 2 MB/s takes to fill megabytes.
+    if (link.shapedWith !== undefined) link.unshape();
     const before = (await cameraStats(url, CAMERA)).viewersStalled;
     const reader = slowReader('frozen', STALL_AFTER_S + VIEWER_STALL_TIMEOUT_S + 5, ['--stall-after', String(STALL_AFTER_S)]);
     const spawned = performance.now();

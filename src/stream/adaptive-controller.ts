@@ -94,8 +94,13 @@ export class AdaptiveController {
 
   private trouble(nowMs: number): boolean {
     this.healthySinceMs = -1;
-    if (this.current >= this.levels.length - 1 || nowMs - this.lastChangeMs < this.options.stepDownCooldownMs) return false;
-    if (nowMs - this.lastStepUpMs <= this.options.probeWindowMs) {
+    if (this.current >= this.levels.length - 1) return false;
+    // Right after a step up, trouble means the probe failed: go back at once. A
+    // higher rung can carry several times the bytes, and every frame sent there
+    // arrives late, so waiting out the cooldown would cost latency for nothing.
+    const probing = nowMs - this.lastStepUpMs <= this.options.probeWindowMs;
+    if (!probing && nowMs - this.lastChangeMs < this.options.stepDownCooldownMs) return false;
+    if (probing) {
       // The last step up failed: wait twice as long before trying again.
       this.recoverAfterMs = Math.min(this.options.maxRecoverAfterMs, this.recoverAfterMs * 2);
       this.lastStepUpMs = -Infinity;

@@ -224,12 +224,12 @@ export class Viewer {
    * it fires with a write still pending since before the timeout, the viewer made
    * no progress: it is disconnected (`stalled`) so it stops holding frames.
    */
-  private armStallTimer(): void {
+  private armStallTimer(delayMs = this.stallTimeoutMs): void {
     if (this.stallTimer !== undefined) {
       this.stallTimer.refresh();
       return;
     }
-    this.stallTimer = setTimeout(() => this.checkStall(), this.stallTimeoutMs);
+    this.stallTimer = setTimeout(() => this.checkStall(), delayMs);
     this.stallTimer.unref();
   }
 
@@ -238,7 +238,8 @@ export class Viewer {
     if (this.closed || this.writing === undefined) return;
     const waited = performance.now() - this.writeStartedMs;
     if (waited >= this.stallTimeoutMs) this.close('stalled');
-    else this.armStallTimer();
+    // The write in flight started after the timer was armed: wait only what is left.
+    else this.armStallTimer(this.stallTimeoutMs - waited);
   }
 
   /** The socket closed: release every frame still waiting. An in-flight write is released by its callback. */

@@ -20,7 +20,7 @@ export function requireNetns(): string | false {
   const reason = netnsUnavailable();
   if (reason === undefined) return false;
   if (process.env.CI === 'true') throw new Error(`${reason} under CI=true; .ci/run must run as root and apt-get install ${DEBIAN_PACKAGE}`);
-  return `${reason} (needs root and Debian package ${DEBIAN_PACKAGE})`;
+  return `${reason}; this test needs root and Debian package ${DEBIAN_PACKAGE}`;
 }
 
 function netnsUnavailable(): string | undefined {
@@ -73,6 +73,7 @@ export interface ShapedLink {
 }
 
 let nextLink = 0;
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 /** Creates the namespace and veth pair, both ends up (and the namespace's lo). Not shaped yet. */
 export function createLink(): ShapedLink {
@@ -93,6 +94,7 @@ export function createLink(): ShapedLink {
     if (destroyed) return;
     destroyed = true;
     process.off('exit', destroy);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
     for (const child of children) {
       if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         try {
@@ -107,8 +109,14 @@ export function createLink(): ShapedLink {
     run('ip', ['link', 'del', hostInterface], false);
     run('ip', ['netns', 'del', namespace], false);
   };
-  // A test process that exits without its after() (a crash, a timeout) still cleans up.
+  // A test process that exits without its after() (an uncaught error, the runner's
+  // SIGTERM on a timeout, ^C) still cleans up; the signal is then raised again.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    destroy();
+    process.kill(process.pid, signal);
+  };
   process.on('exit', destroy);
+  for (const signal of SIGNALS) process.once(signal, onSignal);
 
   try {
     run('ip', ['netns', 'add', namespace]);
@@ -116,7 +124,7 @@ export function createLink(): ShapedLink {
     run('ip', ['link', 'set', peerInterface, 'netns', namespace]);
     run('ip', ['addr', 'add', `${hostAddress}/30`, 'dev', hostInterface]);
     // One segment per packet, so loss applies to packets, not to 64 KB GSO bursts.
-    run('ip', ['link', 'set', hostInterface, 'gso_max_segs', '1']);
+    run('ip', ['link', 'set', hostInterface, 'gso_max_segs', '1'], false);
     run('ip', ['link', 'set', hostInterface, 'up']);
     run('ip', ['-n', namespace, 'addr', 'add', `${peerAddress}/30`, 'dev', peerInterface]);
     run('ip', ['-n', namespace, 'link', 'set', peerInterface, 'up']);
