@@ -26,7 +26,7 @@ test('after every viewer disconnects, even mid-frame, the pool holds only the la
     const settled = await eventually(async () => {
       const stats = await getJson<{ cameras: CameraStats[]; pool: PoolStats }>(`${url}/api/stats`);
       return stats.cameras[0]?.viewers === 0 && stats.pool.inUse === 1;
-    });
+    }, 10_000);
     const stats = await getJson<{ cameras: CameraStats[]; pool: PoolStats }>(`${url}/api/stats`);
     assert.ok(settled, `viewers ${stats.cameras[0]?.viewers}, pool inUse ${stats.pool.inUse} (expected 0 viewers, 1 frame: the latest)`);
   } finally {
@@ -59,9 +59,9 @@ test('stopping the server with a viewer that stopped reading mid-frame releases 
   try {
     const stuck = await eventually(async () => {
       const stats = await getJson<{ cameras: CameraStats[] }>(`${url}/api/stats`);
-      return (stats.cameras[0]?.drops.replaced ?? 0) > 0;
+      return (stats.cameras[0]?.drops.total ?? 0) > 0;
     }, 10_000);
-    assert.ok(stuck, 'the viewer stopped keeping up (its frames are being replaced)');
+    assert.ok(stuck, 'the viewer stopped keeping up (it is dropping frames)');
     await server.stop();
     assert.ok(await eventually(() => server.pool.stats().inUse === 0, 2000), `pool inUse ${server.pool.stats().inUse} after stop`);
   } finally {
