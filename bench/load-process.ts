@@ -7,6 +7,21 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { START, STOP, type LoadMessage, type ReadyMessage, type ResultMessage } from './load-protocol.js';
 
+/** How the generator's viewers behave (load.ts flags), and where it runs. */
+export interface LoadOptions {
+  /** User-Agent of every viewer (default camstream-bench). */
+  agent?: string;
+  /** Bytes per second each viewer reads at most (default: all it gets). */
+  rate?: number;
+  /** Fixed SO_RCVBUF for each viewer's socket (default: auto-tuned). */
+  rcvbuf?: number;
+  /**
+   * A command that runs the generator, e.g. ['ip', 'netns', 'exec', NS]; it must
+   * exec node in place (as `ip netns exec` does), so the PID killed is node's.
+   */
+  wrapper?: readonly string[];
+}
+
 export class LoadProcess {
   private readonly child: ChildProcess;
   private readonly pid: number;
@@ -14,8 +29,18 @@ export class LoadProcess {
   private wake: (() => void) | undefined;
   private exitError: Error | undefined;
 
-  constructor(script: string, url: string, viewers: number) {
-    this.child = spawn(process.execPath, [script, '--url', url, '--viewers', String(viewers)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  constructor(script: string, url: string, viewers: number, options: LoadOptions = {}) {
+    const args = [script, '--url', url, '--viewers', String(viewers)];
+    if (options.agent !== undefined) args.push('--agent', options.agent);
+    if (options.rate !== undefined) args.push('--rate', String(options.rate));
+    if (options.rcvbuf !== undefined) args.push('--rcvbuf', String(options.rcvbuf));
+    const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+    this.child = spawn(command as string, [...prefix, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // A spawn that failed (no such command) says so here; unhandled, it would end the bench.
+    this.child.once('error', (error) => {
+      this.exitError ??= new Error(`the load generator could not run: ${error.message}`);
+      this.wake?.();
+    });
     if (this.child.pid === undefined || this.child.stdout === null) throw new Error('could not start the load generator');
     this.pid = this.child.pid;
     createInterface({ input: this.child.stdout }).on('line', (line) => {

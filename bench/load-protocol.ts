@@ -8,6 +8,13 @@
 export const START = 'start';
 export const STOP = 'stop';
 
+/**
+ * Credit a paced viewer (load.ts --rate) may save up while the server sends less
+ * than its rate, in milliseconds of its rate: a real link cannot send faster later
+ * for having idled, beyond a few packets.
+ */
+export const PACED_BURST_MS = 10;
+
 /** Every viewer has received at least one whole part (or failed). */
 export interface ReadyMessage {
   event: 'ready';
@@ -21,6 +28,8 @@ export interface ViewerResult {
   /** Sequence numbers skipped in the window: frames this viewer never saw. */
   gaps: number;
   jpegBytes: number;
+  /** Every byte read in the window (parts, headers and boundaries): the viewer's throughput. */
+  bytes: number;
   fps: number;
   /** Why the viewer's stream ended early, if it did. */
   error: string | undefined;

@@ -3,23 +3,65 @@
  * CPU is measured apart from the server's.
  *
  *   node dist/bench/load.js --url http://127.0.0.1:PORT --viewers 10
+ *     [--agent camstream-bench] [--rate BYTES_PER_S --rcvbuf BYTES]
  *
  * Prints `ready` once every viewer has a frame, measures between the `start` and
  * `stop` lines on stdin, then prints the result and exits (closing every socket).
+ *
+ * Every viewer of one generator sends the same User-Agent (`--agent`), so the
+ * orchestrator can find their entries in /api/stats. With `--rate`, each viewer
+ * reads at most that many bytes per second, by pausing its socket (a slow link
+ * made by a slow reader, as in slow-viewer-probe.ts); `--rcvbuf` then fixes the
+ * client's SO_RCVBUF, because an auto-tuned receive buffer grows to megabytes and
+ * would hold a backlog that a real link of that rate cannot (it holds about its
+ * bandwidth × delay in flight).
  */
+import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { percentile, START, STOP, type LoadMessage, type ViewerResult } from './load-protocol.js';
+import { socketFd } from '../src/stream/kernel-queue.js';
+import { PACED_BURST_MS, percentile, START, STOP, type LoadMessage, type ViewerResult } from './load-protocol.js';
 import { MjpegParser } from './mjpeg-parser.js';
 
 /** Per-socket read buffer, reused for every read (no allocation per chunk). */
 const READ_BUFFER_BYTES = 256 * 1024;
+/** A paced viewer reads in small steps, so its pacing is smooth. */
+const PACED_READ_BUFFER_BYTES = 16 * 1024;
 
-const { values } = parseArgs({ options: { url: { type: 'string' }, viewers: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    viewers: { type: 'string', default: '1' },
+    agent: { type: 'string', default: 'camstream-bench' },
+    rate: { type: 'string', default: '0' },
+    rcvbuf: { type: 'string', default: '0' },
+  },
+});
 if (values.url === undefined) throw new Error('load: --url is required');
 const target = new URL('/stream', values.url);
 const viewerCount = Number(values.viewers);
+const agent = values.agent;
+/** Bytes per second each viewer reads at most; 0 reads everything at once. */
+const rate = Number(values.rate);
+const rcvbuf = Number(values.rcvbuf);
+if (!(rate >= 0) || !(rcvbuf >= 0)) throw new Error(`load: --rate and --rcvbuf take bytes, got '${values.rate}' and '${values.rcvbuf}'`);
+if (/[\r\n]/.test(agent)) throw new Error('load: --agent must be one line');
+const setReceiveBuffer = rcvbuf > 0 ? receiveBufferSetter() : undefined;
+
+/** setsockopt(SO_RCVBUF) through koffi, which Node does not offer; loaded only when asked for. */
+function receiveBufferSetter(): (socket: Socket, bytes: number) => void {
+  const SOL_SOCKET = 1;
+  const SO_RCVBUF = 8;
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const setsockopt = koffi
+    .load('libc.so.6')
+    .func('int setsockopt(int fd, int level, int name, const void *value, uint32_t length)') as (fd: number, level: number, name: number, value: Int32Array, length: number) => number;
+  return (socket, bytes) => {
+    const fd = socketFd(socket);
+    if (fd === undefined || setsockopt(fd, SOL_SOCKET, SO_RCVBUF, Int32Array.of(bytes), 4) !== 0) throw new Error(`SO_RCVBUF ${bytes} could not be set`);
+  };
+}
 
 let measuring = false;
 /** Latencies of the window in microseconds; a plain array is fine at ~30k samples. */
@@ -43,12 +85,16 @@ class Viewer {
   frames = 0;
   gaps = 0;
   jpegBytes = 0;
+  bytes = 0;
   ready = false;
   error: string | undefined;
   private lastSequence = -1;
-  private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  private readonly buffer = Buffer.allocUnsafe(rate > 0 ? PACED_READ_BUFFER_BYTES : READ_BUFFER_BYTES);
   private readonly parser = new MjpegParser(this.onPart.bind(this));
   private readonly socket: Socket;
+  /** When a paced viewer's link would be free again (performance.now() ms). */
+  private linkFreeMs = 0;
+  private readonly resume = (): void => void this.socket.resume();
 
   constructor() {
     this.socket = connect({
@@ -57,7 +103,16 @@ class Viewer {
       onread: { buffer: this.buffer, callback: this.onRead.bind(this) },
     });
     this.socket.setNoDelay(true);
-    this.socket.write(`GET ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nUser-Agent: camstream-bench\r\n\r\n`);
+    if (setReceiveBuffer !== undefined) {
+      this.socket.once('connect', () => {
+        try {
+          setReceiveBuffer(this.socket, rcvbuf);
+        } catch (error) {
+          this.fail((error as Error).message);
+        }
+      });
+    }
+    this.socket.write(`GET ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nUser-Agent: ${agent}\r\n\r\n`);
     this.socket.on('error', (error) => this.fail(error.message));
     this.socket.on('close', () => this.fail('server closed the stream'));
   }
@@ -66,6 +121,7 @@ class Viewer {
     this.frames = 0;
     this.gaps = 0;
     this.jpegBytes = 0;
+    this.bytes = 0;
   }
 
   close(): void {
@@ -73,13 +129,22 @@ class Viewer {
     this.socket.destroy();
   }
 
+  /** Returning false pauses the socket (net's onread contract): how a paced viewer waits. */
   private onRead(bytes: number): boolean {
     try {
       this.parser.push(this.buffer, bytes);
     } catch (error) {
       this.fail((error as Error).message);
+      return false;
     }
-    return true;
+    if (measuring) this.bytes += bytes;
+    if (rate === 0) return true;
+    const now = performance.now();
+    this.linkFreeMs = Math.max(this.linkFreeMs, now - PACED_BURST_MS) + (bytes / rate) * 1000;
+    const waitMs = this.linkFreeMs - now;
+    if (waitMs <= 0) return true;
+    setTimeout(this.resume, waitMs);
+    return false;
   }
 
   private onPart(sequence: number, timestampMicros: number, jpegBytes: number): void {
@@ -125,7 +190,7 @@ function stopWindow(): void {
   const cpu = process.cpuUsage(cpuStart);
   const percent = (micros: number): number => (micros / 1e6 / seconds) * 100;
   const sorted = Float64Array.from(latencies).sort();
-  const results: ViewerResult[] = viewers.map((v) => ({ frames: v.frames, gaps: v.gaps, jpegBytes: v.jpegBytes, fps: v.frames / seconds, error: v.error }));
+  const results: ViewerResult[] = viewers.map((v) => ({ frames: v.frames, gaps: v.gaps, jpegBytes: v.jpegBytes, bytes: v.bytes, fps: v.frames / seconds, error: v.error }));
   for (const viewer of viewers) viewer.close();
   send(
     {

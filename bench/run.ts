@@ -3,17 +3,24 @@
  * then for each viewer count runs a separate load generator process against it and
  * measures the server from outside (/proc) and inside (/api/stats).
  *
- *   node dist/bench/run.js [--viewers 1,10,50] [--seconds 10] [--no-write]
+ * Then the slow-viewer scenarios (issue #4): 8 fast viewers and 2 slow ones, the
+ * slow ones either paced to 2 MB/s by their reader, or behind a shaped veth link in
+ * a network namespace (root and iproute2 only; otherwise skipped, saying why).
+ *
+ *   node dist/bench/run.js [--viewers 1,10,50] [--seconds 10] [--slow paced,link]
+ *     [--link-queue 400ms] [--no-write]
  */
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LoadProcess } from './load-process.js';
-import { percentile } from './load-protocol.js';
-import { readCpuTimes, RssSampler } from './proc-stats.js';
-import { benchmarksDoc, markdownTable, type ScenarioFigures } from './report.js';
-import { fetchStats, ServerProcess, type ServerStats } from './server.js';
+import { DEFAULT_LADDER, ladderFor } from '../src/stream/profile.js';
+import { LoadProcess, type LoadOptions } from './load-process.js';
+import { PACED_BURST_MS, percentile, type ResultMessage } from './load-protocol.js';
+import { createShapedLink, netnsUnavailable, type ShapedLink, type Shaping } from './netns.js';
+import { readCpuTimes, RssSampler, type CpuTimes } from './proc-stats.js';
+import { benchmarksDoc, markdownTable, slowViewersTable, type ScenarioFigures, type SlowRunInfo, type SlowScenarioFigures, type SlowViewerLevel } from './report.js';
+import { fetchStats, ServerProcess, type ServerStats, type ViewerStats } from './server.js';
 
 const SOURCE = 'synthetic:1920x1080@60';
 /** Lets TCP windows, the pool and the JIT settle before measuring. */
@@ -23,6 +30,28 @@ const SETTLE_MS = 1000;
 const RSS_INTERVAL_MS = 250;
 const READY_TIMEOUT_MS = 15_000;
 
+/** Slow-viewer scenarios: 8 + 2 viewers, warmed up until the slow ones' adaptation has settled. */
+const FAST_VIEWERS = 8;
+const SLOW_VIEWERS = 2;
+const SLOW_WARMUP_SECONDS = 8;
+const FAST_AGENT = 'camstream-bench';
+const SLOW_AGENT = 'camstream-bench-slow';
+/** 2 MB/s, as in issue #4. */
+const SLOW_RATE = 2_000_000;
+/** The paced reader's SO_RCVBUF: about what a 2 MB/s link holds in flight. */
+const PACED_RCVBUF = 64 * 1024;
+/** The adaptation ladder of SOURCE's camera (the default one, at 60 fps). */
+const SOURCE_LADDER = ladderFor(60, DEFAULT_LADDER);
+/**
+ * The link: netem delay and loss, tbf at 16 mbit (2 MB/s) with the tc-tbf man page's
+ * bucket; its queue (tbf `latency`, the longest a packet may wait) is --link-queue.
+ */
+const SHAPING: Omit<Shaping, 'latency'> = { delay: '20ms', lossPercent: 0.1, rate: '16mbit', burst: '32kbit' };
+const PACED_NAME = `${SLOW_VIEWERS} of ${FAST_VIEWERS + SLOW_VIEWERS} at 2 MB/s (paced reader)`;
+const LINK_NAME = `${SLOW_VIEWERS} of ${FAST_VIEWERS + SLOW_VIEWERS} over a netem link (20 ms, 0.1 % loss, tbf 16 mbit)`;
+const LINK_NAME_NO_NETEM = `${SLOW_VIEWERS} of ${FAST_VIEWERS + SLOW_VIEWERS} over a tbf link (16 mbit, 0.1 % loss; no netem, so no delay)`;
+const SLOW_KINDS = ['paced', 'link'] as const;
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOAD_SCRIPT = fileURLToPath(new URL('./load.js', import.meta.url));
 const DOC = fileURLToPath(new URL('../../docs/BENCHMARKS.md', import.meta.url));
@@ -31,19 +60,34 @@ const { values } = parseArgs({
   options: {
     viewers: { type: 'string', default: '1,10,50' },
     seconds: { type: 'string', default: '10' },
+    slow: { type: 'string', default: SLOW_KINDS.join(',') },
+    'link-queue': { type: 'string', default: '400ms' },
     'no-write': { type: 'boolean', default: false },
   },
 });
-const viewerCounts = values.viewers.split(',').map(Number);
+const viewerCounts = values.viewers === '' ? [] : values.viewers.split(',').map(Number);
 const seconds = Number(values.seconds);
+const slowKinds = values.slow === '' ? [] : values.slow.split(',');
 if (viewerCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--viewers: expected counts such as 1,10,50, got '${values.viewers}'`);
 if (!(seconds > 0)) throw new Error(`--seconds: expected a positive number, got '${values.seconds}'`);
+if (!/^\d+(?:\.\d+)?(?:ms|s|us)$/.test(values['link-queue'])) throw new Error(`--link-queue: expected a time such as 400ms, got '${values['link-queue']}'`);
+const shaping: Shaping = { ...SHAPING, latency: values['link-queue'] };
+if (slowKinds.some((kind) => !(SLOW_KINDS as readonly string[]).includes(kind))) throw new Error(`--slow: expected some of ${SLOW_KINDS.join(',')} (or ''), got '${values.slow}'`);
 
-/** Children to kill if the bench itself is interrupted (a finally would not run). */
+/**
+ * Children (and the link) to clean up if the bench itself is interrupted (a finally
+ * would not run), newest first: the processes inside the namespace before it.
+ */
 const running = new Set<{ kill(): void }>();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    for (const child of running) child.kill();
+    for (const child of [...running].reverse()) {
+      try {
+        child.kill();
+      } catch {
+        // already gone
+      }
+    }
     process.exit(130);
   });
 }
@@ -103,11 +147,130 @@ async function runScenario(server: ServerProcess, url: string, viewers: number):
   }
 }
 
-async function main(): Promise<void> {
-  const date = new Date().toISOString();
-  const server = ServerProcess.spawn(ROOT, ['--source', SOURCE, '--port', '0', '--log-level', 'info']);
-  running.add({ kill: () => process.kill(server.pid, 'SIGKILL') });
-  const rows: ScenarioFigures[] = [];
+const viewersOf = (stats: ServerStats, agent: string): ViewerStats[] => (stats.cameras[0]?.viewerList ?? []).filter((v) => v.userAgent === agent);
+
+/**
+ * 8 fast viewers and 2 slow ones, each group from its own generator: `slowOptions`
+ * makes the slow ones slow (a paced reader, or a generator run inside the link's
+ * namespace). Server-side figures come from the viewers' own /api/stats entries,
+ * found by User-Agent; stats are read before the generators stop, while every
+ * viewer is still listed.
+ */
+async function runSlowScenario(server: ServerProcess, url: string, name: string, slowOptions: LoadOptions): Promise<SlowScenarioFigures> {
+  const loads: LoadProcess[] = [];
+  const spawnLoad = (viewers: number, options: LoadOptions): LoadProcess => {
+    const load = new LoadProcess(LOAD_SCRIPT, url, viewers, options);
+    loads.push(load);
+    running.add(load);
+    return load;
+  };
+  const spawnedMs = performance.now();
+  try {
+    const fastLoad = spawnLoad(FAST_VIEWERS, { agent: FAST_AGENT });
+    const slowLoad = spawnLoad(SLOW_VIEWERS, { agent: SLOW_AGENT, ...slowOptions });
+    const readies = await Promise.all(loads.map((load) => load.waitForReady(READY_TIMEOUT_MS)));
+    const failed = readies.reduce((sum, ready) => sum + ready.failed, 0);
+    if (failed > 0) log(`${failed} of ${FAST_VIEWERS + SLOW_VIEWERS} viewers failed to connect`);
+    await sleep(SLOW_WARMUP_SECONDS * 1000);
+
+    const statsBefore = await fetchStats(url);
+    const cpuBefore = readCpuTimes(server.pid);
+    const t0 = performance.now();
+    for (const load of loads) load.start();
+    await sleep(seconds * 1000);
+    const cpuAfter = readCpuTimes(server.pid);
+    const t1 = performance.now();
+    const window = (t1 - t0) / 1000;
+    const statsAfter = await fetchStats(url);
+    const [fastResult, slowResult] = (await Promise.all(loads.map((load) => load.stop(READY_TIMEOUT_MS)))) as [ResultMessage, ResultMessage];
+
+    const before = new Map(viewersOf(statsBefore, FAST_AGENT).concat(viewersOf(statsBefore, SLOW_AGENT)).map((v) => [v.id, v]));
+    /** Drops of one reason over the window, summed over a group's viewers. */
+    const drops = (agent: string, reason: 'replaced' | 'adapted' | 'encoder_busy' | 'total'): number =>
+      viewersOf(statsAfter, agent).reduce((sum, v) => sum + v.drops[reason] - (before.get(v.id)?.drops[reason] ?? 0), 0);
+    const slowLevels: SlowViewerLevel[] = viewersOf(statsAfter, SLOW_AGENT).map((v) => {
+      // The level it started the window at, and every level the server logged it moving to during the window.
+      const moves = server.adaptations.filter((a) => a.viewer === v.id && a.atMs >= t0 && a.atMs <= t1);
+      const startLevel = before.get(v.id)?.level ?? v.level;
+      const levels = [startLevel, v.level, ...moves.map((a) => ladderIndex(a.maxFps, a.profile)).filter((level) => level >= 0)];
+      // Time at each level over the window, from the logged moves.
+      const timeAt = new Map<number, number>();
+      let level = startLevel;
+      let since = t0;
+      for (const move of [...moves, undefined]) {
+        const until = move?.atMs ?? t1;
+        timeAt.set(level, (timeAt.get(level) ?? 0) + until - since);
+        if (move !== undefined) {
+          level = ladderIndex(move.maxFps, move.profile);
+          since = move.atMs;
+        }
+      }
+      const [mainLevel, mainMs] = [...timeAt].reduce((best, entry) => (entry[1] > best[1] ? entry : best));
+      return {
+        level: v.level,
+        maxFps: v.maxFps,
+        profile: v.profile,
+        minLevel: Math.min(...levels),
+        maxLevel: Math.max(...levels),
+        changes: moves.length,
+        mainLevel,
+        mainShare: mainMs / (t1 - t0),
+      };
+    });
+    for (const v of viewersOf(statsAfter, SLOW_AGENT)) {
+      const at = (ms: number): string => `${((ms - spawnedMs) / 1000).toFixed(1)} s`;
+      const moves = server.adaptations.filter((a) => a.viewer === v.id).map((a) => `${at(a.atMs)} L${ladderIndex(a.maxFps, a.profile)}`);
+      log(`slow viewer ${v.id} moved at ${moves.join(', ') || 'no time'} (window ${at(t0)}–${at(t1)})`);
+    }
+    const fastFps = fastResult.viewers.map((v) => v.fps).sort((a, b) => a - b);
+    return {
+      name,
+      cpu: cpuPercent(cpuBefore, cpuAfter, window),
+      captureFps: ((statsAfter.cameras[0]?.framesCaptured ?? 0) - (statsBefore.cameras[0]?.framesCaptured ?? 0)) / window,
+      fast: {
+        viewers: FAST_VIEWERS,
+        fps: { min: fastFps[0] ?? Number.NaN, median: percentile(fastFps, 50) },
+        drops: { server: drops(FAST_AGENT, 'total'), clientGaps: fastResult.viewers.reduce((sum, v) => sum + v.gaps, 0) },
+        latencyMs: fastResult.latencyMs,
+        failed: fastResult.viewers.filter((v) => v.error !== undefined).length,
+      },
+      slow: {
+        viewers: SLOW_VIEWERS,
+        fps: slowResult.viewers.map((v) => v.fps),
+        megabytesPerSecond: slowResult.viewers.map((v) => v.bytes / slowResult.seconds / 1e6),
+        levels: slowLevels,
+        latencyMs: slowResult.latencyMs,
+        drops: { replaced: drops(SLOW_AGENT, 'replaced'), adapted: drops(SLOW_AGENT, 'adapted'), encoder_busy: drops(SLOW_AGENT, 'encoder_busy') },
+        failed: slowResult.viewers.filter((v) => v.error !== undefined).length,
+      },
+    };
+  } finally {
+    for (const load of loads) {
+      load.kill();
+      running.delete(load);
+    }
+  }
+}
+
+/** The default ladder's level with this cap and profile (-1 if none: the camera's ladder is configured otherwise). */
+function ladderIndex(maxFps: number | null, profile: string): number {
+  return SOURCE_LADDER.findIndex((level) => (level.maxFps ?? null) === maxFps && level.profile === profile);
+}
+
+function cpuPercent(before: CpuTimes, after: CpuTimes, windowSeconds: number): { total: number; user: number; system: number } {
+  const percent = (secondsOfCpu: number): number => (secondsOfCpu / windowSeconds) * 100;
+  return {
+    total: percent(after.user + after.system - before.user - before.system),
+    user: percent(after.user - before.user),
+    system: percent(after.system - before.system),
+  };
+}
+
+/** Starts a server on `host`, has it start its camera, runs `body`, and stops it (by PID) whatever happens. */
+async function withServer<T>(host: string, body: (server: ServerProcess, url: string) => Promise<T>): Promise<T> {
+  const server = ServerProcess.spawn(ROOT, ['--source', SOURCE, '--host', host, '--port', '0', '--log-level', 'info']);
+  const handle = { kill: () => process.kill(server.pid, 'SIGKILL') };
+  running.add(handle);
   try {
     const url = await server.waitForUrl();
     log(`server ${server.pid} listening at ${url}`);
@@ -115,20 +278,94 @@ async function main(): Promise<void> {
     // before anything is measured.
     const first = await fetch(`${url}/snapshot`);
     if (first.status !== 200) throw new Error(`the camera delivered no frame: ${first.status} ${await first.text()}`);
+    return await body(server, url);
+  } finally {
+    await server.stop();
+    running.delete(handle);
+    for (const problem of server.problems) log(`server ${server.pid} logged: ${problem}`);
+  }
+}
+
+/** The link scenario, on its own server listening on the veth's host address; undefined (and a reason) when it cannot run here. */
+async function runLinkScenario(skipped: SlowRunInfo['skipped']): Promise<{ figures: SlowScenarioFigures; link: SlowRunInfo['link'] } | undefined> {
+  const unavailable = netnsUnavailable();
+  if (unavailable !== undefined) {
+    skipped.push({ name: LINK_NAME, reason: unavailable });
+    log(`skipped "${LINK_NAME}": ${unavailable}`);
+    return undefined;
+  }
+  let link: ShapedLink;
+  try {
+    link = createShapedLink(shaping);
+  } catch (error) {
+    const reason = `could not set up the namespace and link: ${(error as Error).message}`;
+    skipped.push({ name: LINK_NAME, reason });
+    log(`skipped "${LINK_NAME}": ${reason}`);
+    return undefined;
+  }
+  const linkHandle = { kill: () => link.destroy() };
+  running.add(linkHandle);
+  try {
+    const name = link.netem ? LINK_NAME : LINK_NAME_NO_NETEM;
+    log(`link: namespace ${link.namespace}, ${link.hostAddress} ↔ ${link.peerAddress}: ${link.shapedWith}`);
+    if (!link.netem) log('this kernel has no sch_netem: the link has the rate and the loss, not the delay');
+    const figures = await withServer(link.hostAddress, async (server, url) => {
+      log(`"${name}": ${SLOW_WARMUP_SECONDS} s warm-up, ${seconds} s measured`);
+      return runSlowScenario(server, url, name, { wrapper: link.wrapper });
+    });
+    log(`link qdiscs after the scenario:\n${link.qdiscStats()}`);
+    return { figures, link: { shapedWith: link.shapedWith, netem: link.netem } };
+  } finally {
+    link.destroy();
+    running.delete(linkHandle);
+  }
+}
+
+async function main(): Promise<void> {
+  const date = new Date().toISOString();
+  const rows: ScenarioFigures[] = [];
+  const slowRows: SlowScenarioFigures[] = [];
+  const slowRun: SlowRunInfo = {
+    warmupSeconds: SLOW_WARMUP_SECONDS,
+    seconds,
+    fastAgent: FAST_AGENT,
+    slowAgent: SLOW_AGENT,
+    pacedRate: SLOW_RATE,
+    pacedBurstMs: PACED_BURST_MS,
+    pacedRcvbuf: PACED_RCVBUF,
+    linkPlan: `\`netem delay ${shaping.delay} loss ${shaping.lossPercent}%\` and, as its child, \`tbf rate ${shaping.rate} burst ${shaping.burst} latency ${shaping.latency}\``,
+    plannedDelay: shaping.delay,
+    link: undefined,
+    skipped: [],
+  };
+  const loopback = viewerCounts.length > 0 || slowKinds.includes('paced');
+  if (loopback) await withServer('127.0.0.1', async (server, url) => {
     for (const [index, viewers] of viewerCounts.entries()) {
       if (index > 0) await sleep(SETTLE_MS);
       log(`${viewers} viewer(s): ${WARMUP_SECONDS} s warm-up, ${seconds} s measured`);
       rows.push(await runScenario(server, url, viewers));
     }
-  } finally {
-    await server.stop();
-    running.clear();
+    if (slowKinds.includes('paced')) {
+      if (viewerCounts.length > 0) await sleep(SETTLE_MS);
+      log(`"${PACED_NAME}": ${SLOW_WARMUP_SECONDS} s warm-up, ${seconds} s measured`);
+      slowRows.push(await runSlowScenario(server, url, PACED_NAME, { rate: SLOW_RATE, rcvbuf: PACED_RCVBUF }));
+    }
+  });
+  if (slowKinds.includes('link')) {
+    const ran = await runLinkScenario(slowRun.skipped);
+    if (ran !== undefined) {
+      slowRows.push(ran.figures);
+      slowRun.link = ran.link;
+    }
   }
-  for (const problem of server.problems) log(`server logged: ${problem}`);
 
-  process.stdout.write(`${markdownTable(rows)}\n`);
+  if (rows.length > 0) process.stdout.write(`${markdownTable(rows)}\n\n`);
+  if (slowRows.length > 0) process.stdout.write(`${slowViewersTable(slowRows)}\n`);
+  for (const row of slowRows) {
+    if (row.fast.drops.server > 0) log(`"${row.name}": the fast viewers lost ${row.fast.drops.server} frames on the server; they should lose none`);
+  }
   if (!values['no-write']) {
-    writeFileSync(DOC, benchmarksDoc(rows, { source: SOURCE, seconds, warmupSeconds: WARMUP_SECONDS, rssIntervalMs: RSS_INTERVAL_MS, date }));
+    writeFileSync(DOC, benchmarksDoc(rows, { source: SOURCE, seconds, warmupSeconds: WARMUP_SECONDS, rssIntervalMs: RSS_INTERVAL_MS, date }, slowRows, slowRun));
     log(`wrote ${DOC}`);
   }
 }

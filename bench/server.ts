@@ -10,16 +10,52 @@ import { createInterface } from 'node:readline';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 3_000;
 
+/** Frames not sent to a viewer, by reason (src/metrics/drop-counters.ts). */
+export interface DropStats {
+  replaced: number;
+  adapted: number;
+  encoder_busy: number;
+  total: number;
+}
+
+/** One viewer's entry in /api/stats (cameras[].viewerList[]). */
+export interface ViewerStats {
+  id: number;
+  userAgent: string | undefined;
+  framesSent: number;
+  bytesSent: number;
+  fps: number;
+  drops: DropStats;
+  /** Rung on the adaptation ladder (0 = the source's frames at full rate), its cap and profile. */
+  level: number;
+  maxFps: number | null;
+  profile: string;
+  lastLatencyMs: number;
+}
+
 /** The parts of /api/stats the bench reads. */
 export interface ServerStats {
   cameras: {
     framesSent: number;
     framesCaptured: number;
     bytesSent: number;
-    drops: { replaced: number; total: number };
+    drops: DropStats;
+    viewerList: ViewerStats[];
   }[];
   pool: { hits: number; misses: number; inUse: number; highWaterMark: number };
   process: { gcCount: number; gcPauseSeconds: number };
+}
+
+/**
+ * A "viewer adapted" log line: the viewer's new frame-rate cap and profile, and when
+ * the bench read it (performance.now()). The line's level number is not taken: it
+ * shares the key `level` with pino's own log level.
+ */
+export interface Adaptation {
+  atMs: number;
+  viewer: number;
+  maxFps: number | null;
+  profile: string;
 }
 
 export class ServerProcess {
@@ -27,6 +63,8 @@ export class ServerProcess {
   readonly pid: number;
   /** Log lines at warn level or above, kept for the report. */
   readonly problems: string[] = [];
+  /** Every change of a viewer's adaptation level, as the server logged it (pino writes synchronously, so they arrive as they happen). */
+  readonly adaptations: Adaptation[] = [];
   private stderr = '';
 
   private constructor(child: ChildProcess, pid: number) {
@@ -59,10 +97,15 @@ export class ServerProcess {
       if (stdout === null) throw new Error('the server was spawned without a stdout pipe');
       const lines = createInterface({ input: stdout });
       lines.on('line', (line) => {
-        let entry: { msg?: unknown; url?: unknown; level?: unknown };
+        let entry: { msg?: unknown; url?: unknown; level?: unknown; viewer?: unknown; maxFps?: unknown; profile?: unknown };
         try {
           entry = JSON.parse(line) as typeof entry;
         } catch {
+          return;
+        }
+        if (entry.msg === 'viewer adapted' && typeof entry.viewer === 'number' && typeof entry.profile === 'string') {
+          const maxFps = typeof entry.maxFps === 'number' ? entry.maxFps : null;
+          this.adaptations.push({ atMs: performance.now(), viewer: entry.viewer, maxFps, profile: entry.profile });
           return;
         }
         if (typeof entry.level === 'number' && entry.level >= 40) this.problems.push(line);

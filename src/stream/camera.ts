@@ -348,7 +348,7 @@ export class Camera {
     } catch (error) {
       this.log.warn({ viewer: viewer.id, err: error }, 'cannot move the viewer to its adapted profile; it stays where it is');
     }
-    this.log.info({ viewer: viewer.id, level: controller.level, maxFps: level.maxFps ?? null, profile: level.profile, lagMs: Math.round(viewer.lastLatencyMs) }, 'viewer adapted');
+    this.log.info({ viewer: viewer.id, rung: controller.level, maxFps: level.maxFps ?? null, profile: level.profile, lagMs: Math.round(viewer.lastLatencyMs) }, 'viewer adapted');
   }
 
   private measuredFps(): number | undefined {
