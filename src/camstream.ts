@@ -9,7 +9,7 @@ import { Camera, DEFAULT_PROFILES, openKernelQueue, type AdaptationLevel, type A
 import { VERSION } from './version.js';
 
 /** See CamstreamOptions.sendQueueBytes. */
-export const DEFAULT_SEND_QUEUE_BYTES = 256 * 1024;
+export const DEFAULT_SEND_QUEUE_BYTES = 64 * 1024;
 
 /** What a camera id may be: it appears in /cam/<id>/stream. */
 export const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -63,7 +63,7 @@ export interface CamstreamOptions {
   snapshotTimeoutMs?: number;
   /**
    * Unsent bytes the kernel may queue per viewer (TCP_NOTSENT_LOWAT on the listening
-   * socket, inherited by every viewer's). Default 256 KiB; 0 leaves the kernel's
+   * socket, inherited by every viewer's). Default 64 KiB; 0 leaves the kernel's
    * default (megabytes: seconds of delay for a slow viewer). See ARCHITECTURE.md.
    */
   sendQueueBytes?: number;

@@ -132,6 +132,30 @@ test('a viewer that stops reading is disconnected after viewer-stall-timeout, an
   }
 });
 
+test('a viewer that pauses for seconds and resumes stays connected and gets current frames again', async () => {
+  const { server, url } = await startServer({ source: 'synthetic:640x480@30' });
+  const viewer = connectMjpeg(url);
+  try {
+    await viewer.waitForParts(5);
+    viewer.socket.pause();
+    await sleep(3000);
+    const before = viewer.parts.length;
+    viewer.socket.resume();
+    await viewer.waitForParts(before + 30, 10_000);
+    // What arrives after the pause is current: at most the few frames that sat in
+    // socket buffers are old, then the capture times are fresh again.
+    const last = viewer.parts.at(-1);
+    const lagMs = ((last?.receivedMicros ?? 0) - Number(String(last?.headers['x-timestamp']).replace('.', ''))) / 1000;
+    assert.ok(lagMs < 200, `latest part is ${lagMs.toFixed(0)} ms old`);
+    const camera = await cameraStats(url, 'default');
+    assert.equal(camera.viewers, 1, 'still connected');
+    assert.ok((camera.viewerList[0]?.drops.total ?? 0) > 0, 'frames it could not take while paused were dropped, and counted');
+  } finally {
+    viewer.close();
+    await server.stop();
+  }
+});
+
 test('drop-same-frames: an unchanging picture is sent once a second, not at the camera rate', async () => {
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');

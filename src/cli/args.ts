@@ -38,7 +38,7 @@ ${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n
   -p, --port <number>         port to listen on, 0 for any free port (default 8080)
       --log-level <level>     ${LOG_LEVELS.join(', ')} (default info)
       --queue-capacity <n>    frames a viewer may have waiting, a power of two 1–64 (default 1)
-      --send-queue <bytes>    unsent bytes the kernel may hold per viewer (default 262144; 0: kernel default)
+      --send-queue <bytes>    unsent bytes the kernel may hold per viewer (default 65536; 0: kernel default)
   -h, --help                  show this help
   -v, --version               show the version
 
