@@ -7,6 +7,7 @@
  * side), <n> derived from the PID and checked against every address and route
  * here: they exist only on this pair, so nothing sent to them leaves the machine.
  * Everything is synchronous, so destroy() also works from a signal handler.
+ * test/helpers/netns.ts builds the tests' links with the same shaping.
  */
 import { spawnSync } from 'node:child_process';
 
@@ -112,7 +113,7 @@ export function createShapedLink(shaping: Shaping): ShapedLink {
  * tbf, and a classic-BPF filter (cls_bpf) that sends a random `lossPercent` of the
  * packets to a class whose pfifo holds none, so they are dropped.
  */
-function applyShaping(device: string, shaping: Shaping): { netem: boolean; shapedWith: string } {
+export function applyShaping(device: string, shaping: Shaping): { netem: boolean; shapedWith: string } {
   const tbf = ['tbf', 'rate', shaping.rate, 'burst', shaping.burst, 'latency', shaping.latency];
   const commands: string[][] = [
     ['qdisc', 'add', 'dev', device, 'root', 'handle', '1:', 'netem', 'delay', shaping.delay, 'loss', `${shaping.lossPercent}%`],
@@ -179,7 +180,8 @@ function overlaps(a: Prefix, b: Prefix): boolean {
   return Math.floor(a.address / size) === Math.floor(b.address / size);
 }
 
-function run(command: string, args: string[], check = true): { ok: boolean; output: string } {
+/** Runs a command to completion; throws with its output when it fails and `check` is set. */
+export function run(command: string, args: string[], check = true): { ok: boolean; output: string } {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
   const ok = result.error === undefined && result.status === 0;

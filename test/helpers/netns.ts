@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
+import { applyShaping, run, type Shaping } from '../../bench/netns.js';
+
+export type { Shaping };
 
 /**
  * A real slow link for tests: a network namespace joined to this one by a veth
@@ -37,19 +40,6 @@ function netnsUnavailable(): string | undefined {
 }
 
 /** The shaping the tests ask for: 2 MB/s, with 20 ms delay and 0.1 % loss where the kernel has netem. */
-export interface Shaping {
-  /** tbf rate, e.g. '16mbit' (2 MB/s). */
-  rate: string;
-  /** tbf bucket, e.g. '32kbit'. */
-  burst: string;
-  /** tbf queue limit as time, e.g. '400ms'. */
-  latency: string;
-  /** netem delay, e.g. '20ms'; ignored without netem. */
-  delay: string;
-  /** Packet loss in percent, e.g. 0.1. */
-  lossPercent: number;
-}
-
 export const SLOW_LINK: Shaping = { rate: '16mbit', burst: '32kbit', latency: '400ms', delay: '20ms', lossPercent: 0.1 };
 
 export interface ShapedLink {
@@ -144,7 +134,7 @@ export function createLink(): ShapedLink {
     },
     shape(shaping: Shaping = SLOW_LINK): void {
       run('tc', ['qdisc', 'del', 'dev', hostInterface, 'root'], false);
-      shapedWith = applyShaping(hostInterface, shaping);
+      shapedWith = shapeDevice(hostInterface, shaping);
     },
     unshape(): void {
       run('tc', ['qdisc', 'del', 'dev', hostInterface, 'root']);
@@ -162,38 +152,10 @@ export function createLink(): ShapedLink {
   };
 }
 
-/**
- * netem as root (delay, loss) with tbf as its child (rate) is the usual recipe.
- * Kernels built without sch_netem (CONFIG_NET_SCH_NETEM unset: "Specified qdisc
- * kind is unknown") get the same rate without the delay: an HTB root whose default
- * class holds the tbf, and a classic-BPF filter that sends a random `loss` share of
- * packets to a class whose pfifo has room for none (so they are dropped).
- */
-function applyShaping(device: string, shaping: Shaping): string {
-  const tbf = ['tbf', 'rate', shaping.rate, 'burst', shaping.burst, 'latency', shaping.latency];
-  const commands: string[][] = [
-    ['qdisc', 'add', 'dev', device, 'root', 'handle', '1:', 'netem', 'delay', shaping.delay, 'loss', `${shaping.lossPercent}%`],
-    ['qdisc', 'add', 'dev', device, 'parent', '1:1', 'handle', '10:', ...tbf],
-  ];
-  const netem = run('tc', commands[0] as string[], false);
-  if (netem.ok) {
-    run('tc', commands[1] as string[]);
-    return commands.map((args) => `tc ${args.join(' ')}`).join('; ');
-  }
-  // ld rand (SKF_AD_OFF + SKF_AD_RANDOM); below the threshold: class 1:99 (dropped), else no match (default 1:10).
-  const threshold = Math.round((shaping.lossPercent / 100) * 2 ** 32);
-  const classDrop = 0x10099;
-  const bytecode = `4,32 0 0 ${(0xfffff000 + 56) >>> 0},53 0 1 ${threshold},6 0 0 0,6 0 0 ${classDrop}`;
-  const fallback: string[][] = [
-    ['qdisc', 'add', 'dev', device, 'root', 'handle', '1:', 'htb', 'default', '10'],
-    ['class', 'add', 'dev', device, 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit', 'quantum', '60000'],
-    ['qdisc', 'add', 'dev', device, 'parent', '1:10', 'handle', '10:', ...tbf],
-    ['class', 'add', 'dev', device, 'parent', '1:', 'classid', '1:99', 'htb', 'rate', '10gbit', 'quantum', '60000'],
-    ['qdisc', 'add', 'dev', device, 'parent', '1:99', 'handle', '99:', 'pfifo', 'limit', '0'],
-    ['filter', 'add', 'dev', device, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'bpf', 'bytecode', bytecode],
-  ];
-  for (const args of fallback) run('tc', args);
-  return `no netem in this kernel (${netem.output}), so no delay: ${fallback.map((args) => `tc ${args.join(' ')}`).join('; ')}`;
+/** Shapes `device` as the bench does (bench/netns.ts): netem + tbf, or rate and loss without netem. */
+function shapeDevice(device: string, shaping: Shaping): string {
+  const { netem, shapedWith } = applyShaping(device, shaping);
+  return netem ? shapedWith : `no netem in this kernel, so no delay: ${shapedWith}`;
 }
 
 /** `tc -s qdisc show` of the device: what was sent and dropped where. */
@@ -209,14 +171,6 @@ function freeSubnet(): number {
     if (!used.includes(`10.213.${n}.`)) return n;
   }
   throw new Error('no free 10.213.<n>.0/30 subnet for a test link');
-}
-
-function run(command: string, args: string[], check = true): { ok: boolean; output: string } {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
-  const ok = result.error === undefined && result.status === 0;
-  if (!ok && check) throw new Error(`${command} ${args.join(' ')} failed: ${result.error?.message ?? output}`);
-  return { ok, output };
 }
 
 /**
