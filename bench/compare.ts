@@ -28,6 +28,7 @@ import { LISTENING_MSG, STATS_PATH, type BaselineStats } from './baselines/commo
 import { LoadProcess } from './load-process.js';
 import { percentile } from './load-protocol.js';
 import { readCpuTimes, RssSampler } from './proc-stats.js';
+import { killOnInterrupt } from './interrupt.js';
 
 const WARMUP_SECONDS = 2;
 const SETTLE_MS = 1000;
@@ -100,19 +101,7 @@ const serverNames = values.servers.split(',') as ServerName[];
 for (const name of serverNames) if (!(name in KINDS)) throw new Error(`--servers: unknown server '${name}'`);
 
 /** Children to kill if the bench itself is interrupted (a finally would not run). */
-const running = new Set<{ kill(): void }>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    for (const child of [...running].reverse()) {
-      try {
-        child.kill();
-      } catch {
-        // already gone
-      }
-    }
-    process.exit(130);
-  });
-}
+const running = killOnInterrupt();
 const log = (message: string): void => void process.stderr.write(`compare: ${message}\n`);
 
 /** One server child process, found by its listening line; stdout is read to the end (pino writes synchronously). */

@@ -21,6 +21,7 @@ import { createShapedLink, netnsUnavailable, type ShapedLink, type Shaping } fro
 import { readCpuTimes, RssSampler, type CpuTimes } from './proc-stats.js';
 import { benchmarksDoc, markdownTable, slowViewersTable, type ScenarioFigures, type SlowRunInfo, type SlowScenarioFigures, type SlowViewerLevel } from './report.js';
 import { fetchStats, ServerProcess, type ServerStats, type ViewerStats } from './server.js';
+import { killOnInterrupt } from './interrupt.js';
 
 const SOURCE = 'synthetic:1920x1080@60';
 /** Lets TCP windows, the pool and the JIT settle before measuring. */
@@ -78,19 +79,7 @@ if (slowKinds.some((kind) => !(SLOW_KINDS as readonly string[]).includes(kind)))
  * Children (and the link) to clean up if the bench itself is interrupted (a finally
  * would not run), newest first: the processes inside the namespace before it.
  */
-const running = new Set<{ kill(): void }>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    for (const child of [...running].reverse()) {
-      try {
-        child.kill();
-      } catch {
-        // already gone
-      }
-    }
-    process.exit(130);
-  });
-}
+const running = killOnInterrupt();
 
 const log = (message: string): void => void process.stderr.write(`bench: ${message}\n`);
 

@@ -369,7 +369,7 @@ export class Camera {
       if (this.viewers.length > 0 || this.stopped) return;
       this.log.info({ idleSeconds: this.idleTimeoutMs / 1000 }, 'no viewers: stopping the on-demand source');
       void this.supervisor.stop('idle').then(() => {
-        if (this.viewers.length === 0) this.dropLatest();
+        if (this.viewers.length === 0) this.channels.clear();
       });
     }, this.idleTimeoutMs);
     this.idleTimer.unref();
@@ -378,10 +378,6 @@ export class Camera {
   private cancelIdle(): void {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-  }
-
-  private dropLatest(): void {
-    this.channels.clear();
   }
 }
 
