@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/index.js';
-import { createHttpServer } from './http/index.js';
+import { createHttpServer, ViewerLoops, type LoopCamera } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
 import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
 import { Camera, DEFAULT_PROFILES, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
@@ -10,6 +10,9 @@ import { VERSION } from './version.js';
 
 /** See CamstreamOptions.sendQueueBytes. */
 export const DEFAULT_SEND_QUEUE_BYTES = 64 * 1024;
+
+/** Viewer loops beyond the main thread: more than a few only adds threads contending for the same cores. */
+export const MAX_WORKERS = 16;
 
 /** What a camera id may be: it appears in /cam/<id>/stream. */
 export const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -67,6 +70,12 @@ export interface CamstreamOptions {
    * default (megabytes: seconds of delay for a slow viewer). See ARCHITECTURE.md.
    */
   sendQueueBytes?: number;
+  /**
+   * Worker threads that serve viewers beside the main thread (viewer loops): each
+   * new viewer goes to the loop with the fewest. Frames are shared, not copied.
+   * Default 0: one event loop, which saturates one core near 300 viewers of 1080p60.
+   */
+  workers?: number;
 }
 
 /** The server could not listen; the message names the address and what to change. */
@@ -90,11 +99,15 @@ export class Camstream {
   private readonly sendQueueBytes: number;
   private readonly host: string;
   private readonly port: number;
+  private readonly loops: ViewerLoops | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(options: CamstreamOptions = {}) {
     this.log = options.logger ?? pino({ level: options.logLevel ?? 'info' });
-    this.pool = new BufferPool(options.pool);
+    const workers = options.workers ?? 0;
+    if (!Number.isInteger(workers) || workers < 0 || workers > MAX_WORKERS) throw new CamstreamError('CAMSTREAM_CONFIG', `workers must be a whole number 0–${MAX_WORKERS}, got ${workers}`);
+    // Viewer loops in other threads send the same pooled memory.
+    this.pool = new BufferPool({ ...options.pool, shared: workers > 0 });
     const configs = options.cameras ?? [{ id: 'default', source: options.source ?? DEFAULT_SOURCE }];
     if (configs.length === 0) throw new CamstreamError('CAMSTREAM_CONFIG', 'no cameras configured: give a --source or a config file with cameras');
     const seen = new Set<string>();
@@ -104,10 +117,14 @@ export class Camstream {
       seen.add(id);
     }
     this.cameras = configs.map((config) => this.makeCamera(config, options.queueCapacity));
+    this.loops =
+      workers === 0
+        ? undefined
+        : new ViewerLoops({ count: workers, cameras: this.cameras, settings: configs.map((config, index) => loopCamera(config, this.cameras[index] as Camera, options.queueCapacity)), log: this.log });
     this.sendQueueBytes = options.sendQueueBytes ?? DEFAULT_SEND_QUEUE_BYTES;
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 8080;
-    this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs });
+    this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs, loops: this.loops });
   }
 
   private makeCamera(config: CameraConfig, queueCapacity: number | undefined): Camera {
@@ -120,14 +137,10 @@ export class Camstream {
       source,
       pool: this.pool,
       log: this.log,
-      queueCapacity: config.queueCapacity ?? queueCapacity,
+      ...viewerSettings(config, queueCapacity),
       alwaysOn: config.alwaysOn,
       idleTimeoutMs: config.idleTimeoutSeconds === undefined ? undefined : config.idleTimeoutSeconds * 1000,
       supervisor: config.stallTimeoutSeconds === undefined ? {} : { stallTimeoutMs: config.stallTimeoutSeconds * 1000 },
-      adaptive: config.adaptive,
-      profiles: config.profiles === undefined ? undefined : { ...DEFAULT_PROFILES, ...config.profiles },
-      ladder: config.ladder,
-      viewerStallTimeoutMs: config.viewerStallTimeoutSeconds === undefined ? undefined : config.viewerStallTimeoutSeconds * 1000,
       dropSameFrames: config.dropSameFrames,
       noSignalRenderer: this.noSignalRenderer,
       noSignalAfterMs: config.noSignalAfterSeconds === undefined ? undefined : config.noSignalAfterSeconds * 1000,
@@ -183,12 +196,29 @@ export class Camstream {
   private async shutdown(): Promise<void> {
     const closed = this.http.close();
     await Promise.all(this.cameras.map((camera) => camera.stop()));
+    await this.loops?.stop();
     this.noSignalRenderer.close();
     this.http.server.closeAllConnections();
     await closed;
     this.processMonitor.close();
     this.log.info('camstream stopped');
   }
+}
+
+/** How a camera treats its viewers: the same in the main thread and in every viewer loop. */
+function viewerSettings(config: CameraConfig, queueCapacity: number | undefined): Omit<LoopCamera, 'id' | 'url' | 'nominalFps'> {
+  return {
+    queueCapacity: config.queueCapacity ?? queueCapacity,
+    adaptive: config.adaptive,
+    profiles: config.profiles === undefined ? undefined : { ...DEFAULT_PROFILES, ...config.profiles },
+    ladder: config.ladder,
+    viewerStallTimeoutMs: config.viewerStallTimeoutSeconds === undefined ? undefined : config.viewerStallTimeoutSeconds * 1000,
+  };
+}
+
+/** What a viewer loop needs to serve a camera's viewers as the main thread would. */
+function loopCamera(config: CameraConfig, camera: Camera, queueCapacity: number | undefined): LoopCamera {
+  return { id: config.id, url: camera.source.url, nominalFps: camera.source.nominalFps, ...viewerSettings(config, queueCapacity) };
 }
 
 /** Creates a camstream; call start() to serve. */

@@ -24,6 +24,8 @@ const badFlags: [string[], RegExp][] = [
   [['--source', 'carrier-pigeon://x'], /--source: unknown source 'carrier-pigeon:\/\/x'; accepted:\s+synthetic:.*\s+v4l2:\/\/\/dev\/video0/],
   [['--log-level', 'loud'], /--log-level: expected one of trace, debug, info/],
   [['--queue-capacity', '3'], /--queue-capacity: expected a power of two 1–64, got 3/],
+  [['--workers', 'two'], /--workers: expected a number of threads 0–16, got 'two'/],
+  [['--workers', '99'], /--workers: expected a number of threads 0–16, got 99/],
   [['--frobnicate'], /Unknown option '--frobnicate'.*see camstream --help/],
   [['extra'], /Unexpected argument 'extra'.*see camstream --help/],
   [['--port'], /--port.*argument missing/],

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_SEND_QUEUE_BYTES, type CameraConfig } from '../camstream.js';
+import { DEFAULT_SEND_QUEUE_BYTES, MAX_WORKERS, type CameraConfig } from '../camstream.js';
 import { CamstreamError } from '../frame/index.js';
 import { DEFAULT_SOURCE, parseSource, SOURCE_FORMS, SourceSpecError } from '../source/index.js';
 import { ConfigError, loadConfigFile, LOG_LEVELS, type FileConfig } from './config.js';
@@ -21,6 +21,7 @@ export interface Settings {
   queueCapacity: number;
   snapshotTimeoutSeconds: number;
   sendQueueBytes: number;
+  workers: number;
   cameras: CameraConfig[];
   /** The config file read, if any. */
   configFile: string | undefined;
@@ -39,12 +40,14 @@ ${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n
       --log-level <level>     ${LOG_LEVELS.join(', ')} (default info)
       --queue-capacity <n>    frames a viewer may have waiting, a power of two 1–64 (default 1)
       --send-queue <bytes>    unsent bytes the kernel may hold per viewer (default 65536; 0: kernel default)
+      --workers <n>           extra threads that serve viewers, 0–${MAX_WORKERS} (default 0: one event loop; on a
+                              machine with N cores, N-1 lets hundreds of viewers use every core)
   -h, --help                  show this help
   -v, --version               show the version
 
 Each option can also come from the environment: CAMSTREAM_SOURCE, CAMSTREAM_CONFIG,
 CAMSTREAM_HOST, CAMSTREAM_PORT, CAMSTREAM_LOG_LEVEL, CAMSTREAM_QUEUE_CAPACITY,
-CAMSTREAM_SEND_QUEUE.
+CAMSTREAM_SEND_QUEUE, CAMSTREAM_WORKERS.
 Flags override the environment, which overrides the config file. A --source
 replaces the file's cameras with that one camera.
 
@@ -65,9 +68,10 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'queue-capacity': { type: 'string' },
   'send-queue': { type: 'string' },
+  workers: { type: 'string' },
 } as const;
 
-type StringFlag = 'source' | 'config' | 'host' | 'port' | 'log-level' | 'queue-capacity' | 'send-queue';
+type StringFlag = 'source' | 'config' | 'host' | 'port' | 'log-level' | 'queue-capacity' | 'send-queue' | 'workers';
 
 /**
  * Works out the settings from argv (without node and script), the environment and
@@ -103,6 +107,7 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
     queueCapacity: file.queueCapacity ?? 1,
     snapshotTimeoutSeconds: file.snapshotTimeoutSeconds ?? 5,
     sendQueueBytes: file.sendQueueBytes ?? DEFAULT_SEND_QUEUE_BYTES,
+    workers: file.workers ?? 0,
     cameras: file.cameras ?? [{ id: 'default', source: DEFAULT_SOURCE }],
     configFile: configPath?.[0],
   };
@@ -127,6 +132,8 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
   }
   const sendQueue = raw('send-queue');
   if (sendQueue !== undefined) settings.sendQueueBytes = integer(sendQueue, 0, 16 * 1024 * 1024, 'bytes 0–16777216 (0: the kernel default)');
+  const workers = raw('workers');
+  if (workers !== undefined) settings.workers = integer(workers, 0, MAX_WORKERS, `a number of threads 0–${MAX_WORKERS}`);
   const source = raw('source');
   if (source !== undefined) {
     try {

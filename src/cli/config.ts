@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Document, LineCounter } from 'yaml';
-import { CAMERA_ID, type CameraConfig } from '../camstream.js';
+import { CAMERA_ID, MAX_WORKERS, type CameraConfig } from '../camstream.js';
 import { CamstreamError } from '../frame/index.js';
 import { parseSource, SourceSpecError } from '../source/index.js';
 
@@ -19,12 +19,13 @@ export interface FileConfig {
   snapshotTimeoutSeconds?: number;
   queueCapacity?: number;
   sendQueueBytes?: number;
+  workers?: number;
   cameras?: CameraConfig[];
 }
 
 type Path = (string | number)[];
 
-const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'send-queue', 'cameras'];
+const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'send-queue', 'workers', 'cameras'];
 const CAMERA_KEYS = [
   'id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'no-signal-after', 'quality', 'rtsp-transport', 'queue-capacity',
   'viewer-stall-timeout', 'drop-same-frames', 'adaptive', 'profiles', 'ladder',
@@ -84,6 +85,7 @@ class ConfigReader {
     if ('snapshot-timeout' in root) config.snapshotTimeoutSeconds = this.seconds(root['snapshot-timeout'], ['snapshot-timeout']);
     if ('queue-capacity' in root) config.queueCapacity = this.queueCapacity(root['queue-capacity'], ['queue-capacity']);
     if ('send-queue' in root) config.sendQueueBytes = this.integer(root['send-queue'], ['send-queue'], 0, 16 * 1024 * 1024);
+    if ('workers' in root) config.workers = this.integer(root.workers, ['workers'], 0, MAX_WORKERS);
     if ('cameras' in root) config.cameras = this.cameras(root.cameras);
     return config;
   }

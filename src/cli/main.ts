@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     queueCapacity: options.queueCapacity,
     snapshotTimeoutMs: options.snapshotTimeoutSeconds * 1000,
     sendQueueBytes: options.sendQueueBytes,
+    workers: options.workers,
   });
 
   const shutdown = (signal: NodeJS.Signals): void => {

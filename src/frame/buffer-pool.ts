@@ -49,6 +49,11 @@ export interface BufferPoolOptions {
   maxIdlePerClass?: number;
   /** Idle bytes kept across all classes; more are trimmed. Default 64 MiB. */
   maxIdleBytes?: number;
+  /**
+   * Back buffers with SharedArrayBuffer memory, so other threads (viewer loops,
+   * see src/http/viewer-loops.ts) can send the same bytes without a copy. Default false.
+   */
+  shared?: boolean;
 }
 
 /** A snapshot of the pool's counters; every field is a plain number. */
@@ -120,6 +125,7 @@ export class BufferPool {
   private readonly idleByClass: PooledBuffer[][] = CLASS_SIZES.map(() => []);
   private readonly maxIdlePerClass: number;
   private readonly maxIdleBytes: number;
+  private readonly allocate: (size: number) => Buffer;
   private hits = 0;
   private misses = 0;
   private oversize = 0;
@@ -133,6 +139,7 @@ export class BufferPool {
   constructor(options: BufferPoolOptions = {}) {
     this.maxIdlePerClass = options.maxIdlePerClass ?? 16;
     this.maxIdleBytes = options.maxIdleBytes ?? 64 * 1024 * 1024;
+    this.allocate = options.shared === true ? allocateShared : Buffer.allocUnsafeSlow;
     if (!Number.isInteger(this.maxIdlePerClass) || this.maxIdlePerClass < 0) {
       throw new FrameSizeError(`maxIdlePerClass must be a whole number >= 0, got ${this.maxIdlePerClass}`);
     }
@@ -151,7 +158,7 @@ export class BufferPool {
     const idle = this.idleByClass[index] as PooledBuffer[];
     const classSize = CLASS_SIZES[index] as number;
     while (idle.length < count && idle.length < this.maxIdlePerClass && this.bytesIdle + classSize <= this.maxIdleBytes) {
-      idle.push(new PooledBuffer(this, Buffer.allocUnsafeSlow(classSize), index));
+      idle.push(new PooledBuffer(this, this.allocate(classSize), index));
       this.idle++;
       this.bytesIdle += classSize;
       this.bytesPooled += classSize;
@@ -168,7 +175,7 @@ export class BufferPool {
     if (index < 0) {
       this.misses++;
       this.oversize++;
-      buffer = new PooledBuffer(this, Buffer.allocUnsafeSlow(size), -1);
+      buffer = new PooledBuffer(this, this.allocate(size), -1);
     } else {
       buffer = this.takeIdle(index) ?? this.takeIdle(index + 1);
       if (buffer !== undefined) {
@@ -176,7 +183,7 @@ export class BufferPool {
       } else {
         this.misses++;
         const classSize = CLASS_SIZES[index] as number;
-        buffer = new PooledBuffer(this, Buffer.allocUnsafeSlow(classSize), index);
+        buffer = new PooledBuffer(this, this.allocate(classSize), index);
         this.bytesPooled += classSize;
       }
     }
@@ -226,4 +233,8 @@ export class BufferPool {
     }
     return buffer;
   }
+}
+
+function allocateShared(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
 }

@@ -1,4 +1,16 @@
 import type { BufferPool, PooledBuffer } from './buffer-pool.js';
+
+/**
+ * The reference-counted memory a frame lives in: a PooledBuffer, or in a viewer
+ * loop's thread, a view of the main thread's pooled buffer whose last release is
+ * reported back to it.
+ */
+export interface FrameMemory {
+  readonly bytes: Buffer;
+  readonly refCount: number;
+  retain(): unknown;
+  release(): void;
+}
 import { FrameSizeError } from './errors.js';
 import { HEADER_SPACE, PART_TRAILER, writePartHeader } from './multipart.js';
 
@@ -35,7 +47,7 @@ export class Frame {
   readonly capture: CaptureTime;
   readonly jpeg: Buffer;
   readonly part: Buffer;
-  private readonly buffer: PooledBuffer;
+  private readonly buffer: FrameMemory;
 
   /** Buffer bytes needed for a JPEG of `jpegLength` bytes and its part framing. */
   static capacityFor(jpegLength: number): number {
@@ -45,15 +57,21 @@ export class Frame {
   /**
    * Turns a pooled buffer whose JPEG was written at JPEG_OFFSET into a frame. Takes
    * over the caller's reference to `buffer`.
+   *
+   * With `framedFrom` (where the part starts), the header and trailer are already
+   * in `buffer` (another thread's frame over shared memory) and are not rewritten.
    */
-  constructor(buffer: PooledBuffer, jpegLength: number, sequence: number, capture: CaptureTime) {
+  constructor(buffer: FrameMemory, jpegLength: number, sequence: number, capture: CaptureTime, framedFrom?: number) {
     const bytes = buffer.bytes;
     const jpegEnd = HEADER_SPACE + jpegLength;
     if (jpegEnd + PART_TRAILER.length > bytes.length) {
       throw new FrameSizeError(`a ${jpegLength}-byte JPEG needs ${Frame.capacityFor(jpegLength)} buffer bytes, the buffer has ${bytes.length}`);
     }
-    PART_TRAILER.copy(bytes, jpegEnd);
-    const partStart = writePartHeader(bytes, HEADER_SPACE, jpegLength, capture.wallMicros, sequence);
+    let partStart = framedFrom;
+    if (partStart === undefined) {
+      PART_TRAILER.copy(bytes, jpegEnd);
+      partStart = writePartHeader(bytes, HEADER_SPACE, jpegLength, capture.wallMicros, sequence);
+    }
     this.buffer = buffer;
     this.sequence = sequence;
     this.capture = capture;

@@ -2,9 +2,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { formatTimestamp, type BufferPool } from '../frame/index.js';
 import type { ProcessMonitor } from '../metrics/index.js';
-import type { Camera } from '../stream/index.js';
+import { mergeCameraStats, type Camera, type CameraStats } from '../stream/index.js';
 import { STREAM_HEADERS, streamResponseHead } from './mjpeg-response.js';
 import { parseStreamQuery } from './stream-query.js';
+import type { ViewerLoops } from './viewer-loops.js';
 
 export interface HttpServerOptions {
   /** The cameras served; the first one answers /stream and /snapshot. */
@@ -15,6 +16,8 @@ export interface HttpServerOptions {
   version: string;
   /** How long a snapshot waits for an on-demand camera's first frame. Default 5 s. */
   snapshotTimeoutMs?: number;
+  /** Other event loops that share the viewers (see viewer-loops.ts); none: all are served here. */
+  loops?: ViewerLoops | undefined;
 }
 
 const ENDPOINTS = ['/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats'];
@@ -30,7 +33,7 @@ interface HttpError extends Error {
  * Viewer, which writes the shared frame parts to it directly.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const { cameras, pool, processMonitor, version } = options;
+  const { cameras, pool, processMonitor, version, loops } = options;
   const snapshotTimeoutMs = options.snapshotTimeoutMs ?? 5000;
   const first = cameras[0];
   if (first === undefined) throw new Error('createHttpServer needs at least one camera');
@@ -67,9 +70,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     }
     reply.hijack();
     const socket = request.raw.socket;
+    const remote = remoteOf(request);
+    const userAgent = request.headers['user-agent'];
+    if (loops?.take(camera, socket, request.raw.httpVersion, remote, userAgent, wanted) === true) return;
     socket.setNoDelay(true);
     socket.write(streamResponseHead(request.raw.httpVersion));
-    camera.addViewer(socket, { remote: remoteOf(request), userAgent: request.headers['user-agent'] }, wanted);
+    camera.addViewer(socket, { remote, userAgent }, wanted);
   };
 
   const streamHead = (request: FastifyRequest, reply: FastifyReply): void => {
@@ -108,13 +114,16 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   app.get('/healthz', () => ({ status: 'ok' }));
 
-  app.get('/api/stats', () => ({
-    version,
-    time: new Date().toISOString(),
-    cameras: cameras.map((each) => each.stats()),
-    pool: pool.stats(),
-    process: processMonitor.stats(),
-  }));
+  app.get('/api/stats', async () => {
+    const mirrors = loops === undefined ? [] : await loops.stats();
+    return {
+      version,
+      time: new Date().toISOString(),
+      cameras: cameras.map((each, index) => mergeCameraStats(each.stats(), mirrors.map((loop) => loop[index] as CameraStats))),
+      pool: pool.stats(),
+      process: processMonitor.stats(),
+    };
+  });
 
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({

@@ -51,6 +51,15 @@ export interface CameraOptions {
   dropSameFrames?: boolean;
 }
 
+/**
+ * Something outside this event loop that gets every frame the camera fans out: a
+ * viewer loop in another thread (src/http/viewer-loops.ts). `offer` retains the
+ * frame if it keeps it.
+ */
+export interface FrameTap {
+  offer(frame: Frame): void;
+}
+
 /** What a viewer asked for in its request (`/stream?fps=10&quality=60&width=640`). */
 export interface ViewerRequest {
   maxFps?: number | undefined;
@@ -129,6 +138,9 @@ export class Camera {
   /** Whether the no-signal feed knows the size of this source's frames. */
   private sizeKnown = false;
   private readonly viewerClosed = this.removeViewer.bind(this);
+  private readonly taps: FrameTap[] = [];
+  /** Viewers of this camera in other event loops (see FrameTap); they keep the source running too. */
+  private remoteViewers = 0;
 
   constructor(options: CameraOptions) {
     this.id = options.id;
@@ -224,8 +236,24 @@ export class Camera {
       frame.release();
       return;
     }
+    for (let i = 0; i < this.taps.length; i++) (this.taps[i] as FrameTap).offer(frame);
     this.main.fanOut(frame);
     if (this.frameWaiters.length > 0) for (const wake of this.frameWaiters.splice(0)) wake();
+  }
+
+  /** Sends every frame fanned out from now on to `tap` too. */
+  addTap(tap: FrameTap): void {
+    this.taps.push(tap);
+  }
+
+  /**
+   * How many viewers other event loops serve for this camera: with some, the
+   * source runs as it would for local ones; with none, it may go idle.
+   */
+  setRemoteViewers(count: number): void {
+    this.remoteViewers = count;
+    if (count > 0) this.demand();
+    else if (this.viewers.length === 0) this.armIdle();
   }
 
   /** The latest frame, retained for the caller (who must release it), or undefined before the first. */
@@ -247,7 +275,7 @@ export class Camera {
           resolve();
         });
       });
-      if (this.viewers.length === 0) this.armIdle();
+      this.armIdle();
     }
     return this.snapshot();
   }
@@ -334,7 +362,7 @@ export class Camera {
       { viewer: viewer.id, remote: viewer.info.remote, reason, framesSent: viewer.framesSent, bytesSent: viewer.bytesSent, drops: viewer.drops.total, viewers: this.viewers.length },
       'viewer disconnected',
     );
-    if (this.viewers.length === 0) this.armIdle();
+    this.armIdle();
   }
 
   /** A viewer's controller changed its level: apply the level's frame-rate cap and profile. */
@@ -351,6 +379,11 @@ export class Camera {
     this.log.info({ viewer: viewer.id, rung: controller.level, maxFps: level.maxFps ?? null, profile: level.profile, lagMs: Math.round(viewer.lastLatencyMs) }, 'viewer adapted');
   }
 
+  /** Whether any viewer, here or in another loop, watches this camera. */
+  private get watched(): boolean {
+    return this.viewers.length > 0 || this.remoteViewers > 0;
+  }
+
   private measuredFps(): number | undefined {
     const fps = this.fps.rate();
     return fps > 0 ? fps : undefined;
@@ -363,13 +396,13 @@ export class Camera {
   }
 
   private armIdle(): void {
-    if (this.alwaysOn || this.stopped || this.idleTimer !== undefined) return;
+    if (this.alwaysOn || this.stopped || this.idleTimer !== undefined || this.watched) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      if (this.viewers.length > 0 || this.stopped) return;
+      if (this.watched || this.stopped) return;
       this.log.info({ idleSeconds: this.idleTimeoutMs / 1000 }, 'no viewers: stopping the on-demand source');
       void this.supervisor.stop('idle').then(() => {
-        if (this.viewers.length === 0) this.channels.clear();
+        if (!this.watched) this.channels.clear();
       });
     }, this.idleTimeoutMs);
     this.idleTimer.unref();

@@ -1,9 +1,9 @@
 export { Camera } from './camera.js';
-export type { CameraOptions, CameraStats, ViewerRequest } from './camera.js';
+export type { CameraOptions, CameraStats, FrameTap, ViewerRequest } from './camera.js';
 export { SourceSupervisor, DEFAULT_SUPERVISOR_OPTIONS } from './source-supervisor.js';
 export type { SourceState, SourceStatus, SupervisorOptions } from './source-supervisor.js';
 export { CameraCounters } from './camera-counters.js';
-export { Viewer } from './viewer.js';
+export { Viewer, startViewerIdsAt } from './viewer.js';
 export type { ViewerInfo, ViewerStats, ViewerCloseReason } from './viewer.js';
 export { FrameQueue } from './frame-queue.js';
 export { AdaptiveController, DEFAULT_ADAPTIVE_OPTIONS } from './adaptive-controller.js';
@@ -16,3 +16,5 @@ export { DEFAULT_LADDER, DEFAULT_PROFILES, SOURCE_PROFILE, ladderFor, customProf
 export type { AdaptationLevel, Profile } from './profile.js';
 export { openKernelQueue, socketFd } from './kernel-queue.js';
 export type { KernelQueue, KernelQueueOptions, SocketOrServer } from './kernel-queue.js';
+export { RelaySource, RelayedMemory } from './relay-source.js';
+export { mergeCameraStats } from './merge-stats.js';

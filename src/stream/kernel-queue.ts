@@ -63,6 +63,12 @@ export interface KernelQueue {
   unsentBytes(socket: net.Socket): number | undefined;
   /** Bytes in the send queue not yet acknowledged by the peer, sent or not (SIOCOUTQ = TIOCOUTQ). */
   unackedBytes(socket: net.Socket): number | undefined;
+  /**
+   * A second file descriptor for the socket (dup(2)), for handing the connection to
+   * another thread, which opens it with `new net.Socket({ fd })`; the caller then
+   * destroys its own socket, which closes only its descriptor. Undefined on failure.
+   */
+  duplicate(socket: net.Socket): number | undefined;
 }
 
 export interface KernelQueueOptions {
@@ -85,6 +91,7 @@ const SIOCOUTQNSD = 0x894b;
 type Ioctl = (fd: number, request: number, out: Int32Array) => number;
 type SetSockOpt = (fd: number, level: number, name: number, value: Int32Array, length: number) => number;
 type GetSockOpt = (fd: number, level: number, name: number, value: Int32Array, length: Uint32Array) => number;
+type Dup = (fd: number) => number;
 
 /**
  * The file descriptor under a socket or listening server, or undefined.
@@ -120,6 +127,7 @@ export function openKernelQueue(options: KernelQueueOptions = {}): KernelQueue {
       libc.func('int ioctl(int fd, unsigned long request, void *out)') as Ioctl,
       libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t length)') as SetSockOpt,
       libc.func('int getsockopt(int fd, int level, int name, void *value, void *length)') as GetSockOpt,
+      libc.func('int dup(int fd)') as Dup,
     );
   } catch (error) {
     return unavailable(`libc functions could not be bound: ${messageOf(error)}`);
@@ -151,6 +159,7 @@ class LinuxKernelQueue implements KernelQueue {
     private readonly ioctl: Ioctl,
     private readonly setsockopt: SetSockOpt,
     private readonly getsockopt: GetSockOpt,
+    private readonly dup: Dup,
   ) {}
 
   setSendBuffer(target: SocketOrServer, bytes: number): number | undefined {
@@ -176,6 +185,13 @@ class LinuxKernelQueue implements KernelQueue {
 
   unackedBytes(socket: net.Socket): number | undefined {
     return this.readQueue(socket, SIOCOUTQ);
+  }
+
+  duplicate(socket: net.Socket): number | undefined {
+    const fd = socketFd(socket);
+    if (fd === undefined) return undefined;
+    const copy = this.dup(fd);
+    return copy >= 0 ? copy : undefined;
   }
 
   private readQueue(socket: net.Socket, request: number): number | undefined {
@@ -209,6 +225,7 @@ function unavailable(reason: string): KernelQueue {
     notSentLowat: () => undefined,
     unsentBytes: () => undefined,
     unackedBytes: () => undefined,
+    duplicate: () => undefined,
   };
 }
 

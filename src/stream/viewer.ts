@@ -55,6 +55,11 @@ export interface ViewerStats {
 
 let nextViewerId = 1;
 
+/** Numbers this thread's viewers from `first` on (viewer loops use separate ranges). */
+export function startViewerIdsAt(first: number): void {
+  nextViewerId = first;
+}
+
 /**
  * One MJPEG viewer: writes frames' shared parts to its socket, one at a time.
  *
