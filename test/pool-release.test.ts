@@ -2,11 +2,21 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import type { CameraStats, PoolStats, Source } from '../src/index.js';
+import { encodeJpeg } from './helpers/jpeg-samples.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
+import { PushSource, pushEvery } from './helpers/push-source.js';
 import { eventually, getJson, sleep, startServer } from './helpers/server.js';
 
+/** A camera whose every frame is a pooled copy of a 1280x720 JPEG (~100 KB), 30 times a second. */
+async function pooledCamera(): Promise<{ source: PushSource; stopPushing: () => void }> {
+  const source = new PushSource();
+  const jpeg = await encodeJpeg({ width: 1280, height: 720, seed: 5 });
+  return { source, stopPushing: pushEvery(source, jpeg, 30) };
+}
+
 test('after every viewer disconnects, even mid-frame, the pool holds only the latest frame; after stop, nothing', async () => {
-  const { server, url } = await startServer({ source: 'synthetic:1280x720@30' });
+  const { source, stopPushing } = await pooledCamera();
+  const { server, url } = await startServer({ source });
   try {
     const viewers = [connectMjpeg(url), connectMjpeg(url), connectMjpeg(url)];
     // Two viewers that never read: they hold a frame in flight and one queued.
@@ -30,6 +40,7 @@ test('after every viewer disconnects, even mid-frame, the pool holds only the la
     const stats = await getJson<{ cameras: CameraStats[]; pool: PoolStats }>(`${url}/api/stats`);
     assert.ok(settled, `viewers ${stats.cameras[0]?.viewers}, pool inUse ${stats.pool.inUse} (expected 0 viewers, 1 frame: the latest)`);
   } finally {
+    stopPushing();
     await server.stop();
   }
   // Stopping releases the latest frame; an encode or a write still in flight
@@ -53,7 +64,8 @@ test('/snapshot answers 503 with a clear message before the first frame', async 
 });
 
 test('stopping the server with a viewer that stopped reading mid-frame releases every buffer', async () => {
-  const { server, url } = await startServer({ source: 'synthetic:1280x720@30' });
+  const { source, stopPushing } = await pooledCamera();
+  const { server, url } = await startServer({ source });
   const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
   socket.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
   socket.pause();
@@ -67,7 +79,23 @@ test('stopping the server with a viewer that stopped reading mid-frame releases 
     await server.stop();
     assert.ok(await eventually(() => server.pool.stats().inUse === 0, 2000), `pool inUse ${server.pool.stats().inUse} after stop`);
   } finally {
+    stopPushing();
     socket.destroy();
+    await server.stop();
+  }
+});
+
+test('the synthetic camera sends its ring without copying while its viewers keep up', async () => {
+  const { server, url } = await startServer({ source: 'synthetic:640x360@30' });
+  try {
+    const viewers = [connectMjpeg(url), connectMjpeg(url), connectMjpeg(url)];
+    await Promise.all(viewers.map((viewer) => viewer.waitForParts(60, 15_000)));
+    for (const viewer of viewers) viewer.close();
+    // A ring frame is copied into a pooled buffer only when it is still being sent
+    // a whole lap (30 frames) later, which viewers that keep up never cause.
+    const { hits, misses } = server.pool.stats();
+    assert.equal(hits + misses, 0, `pooled copies made: ${hits + misses}`);
+  } finally {
     await server.stop();
   }
 });

@@ -165,6 +165,11 @@ export class BufferPool {
     }
   }
 
+  /** A buffer of `size` bytes of this pool's kind (shared or not), never pooled or counted. */
+  allocateUnpooled(size: number): Buffer {
+    return this.allocate(size);
+  }
+
   /** A buffer of at least `size` bytes with one reference, owned by the caller. */
   acquire(size: number): PooledBuffer {
     if (!Number.isInteger(size) || size < 0) {

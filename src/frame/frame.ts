@@ -118,7 +118,7 @@ export class FrameFactory {
     return this.pool.acquire(Frame.capacityFor(jpegLength));
   }
 
-  seal(buffer: PooledBuffer, jpegLength: number, capture: CaptureTime = captureTimeNow()): Frame {
+  seal(buffer: FrameMemory, jpegLength: number, capture: CaptureTime = captureTimeNow()): Frame {
     return new Frame(buffer, jpegLength, ++this.lastSequence, capture);
   }
 
@@ -130,6 +130,15 @@ export class FrameFactory {
     const buffer = this.allocate(jpeg.length);
     buffer.bytes.set(jpeg, Frame.JPEG_OFFSET);
     return new Frame(buffer, jpeg.length, sequence, capture);
+  }
+
+  /**
+   * Memory for frames a source keeps and publishes again and again (the synthetic
+   * camera's ring), of the pool's kind (shared when viewer loops need it) but not
+   * from the pool: the source holds it for as long as it lives.
+   */
+  unpooled(jpegLength: number): Buffer {
+    return this.pool.allocateUnpooled(Frame.capacityFor(jpegLength));
   }
 
   /** Copies a JPEG into a pooled buffer, as a capture device writes into its own. */

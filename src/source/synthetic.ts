@@ -1,6 +1,7 @@
 import type { Source, SourceContext } from './source.js';
 import { FrameClock } from './frame-clock.js';
 import { renderRingInChild } from './render-ring.js';
+import { RingSlot } from './ring-slot.js';
 
 export interface SyntheticOptions {
   width: number;
@@ -14,15 +15,16 @@ export interface SyntheticOptions {
 
 /**
  * The built-in test camera. It renders a ring of JPEGs once, then delivers one per
- * tick of a drift-free FrameClock. Each delivery copies the ring's JPEG into a
- * pooled buffer, as a capture device writes into its own buffers.
+ * tick of a drift-free FrameClock. Each ring frame lives in a RingSlot, laid out as
+ * a frame, and is published from there without a copy (with a fresh header); only
+ * a slot still being sent from its previous lap is copied into a pooled buffer.
  */
 export class SyntheticSource implements Source {
   readonly url: string;
   readonly nominalFps: number;
   private readonly options: Required<SyntheticOptions>;
   private readonly clock: FrameClock;
-  private ring: Buffer[] = [];
+  private ring: RingSlot[] = [];
   private ringIndex = 0;
   private context: SourceContext | undefined;
 
@@ -40,17 +42,15 @@ export class SyntheticSource implements Source {
 
   /** The size of the largest rendered frame, once started. */
   get largestFrame(): number {
-    return this.ring.reduce((max, jpeg) => Math.max(max, jpeg.length), 0);
+    return this.ring.reduce((max, slot) => Math.max(max, slot.jpegLength), 0);
   }
 
   async start(context: SourceContext): Promise<void> {
     const { width, height, quality, ringSize } = this.options;
     if (this.ring.length === 0) {
-      this.ring = await renderRingInChild({ width, height, quality, count: ringSize });
+      const jpegs = await renderRingInChild({ width, height, quality, count: ringSize });
+      this.ring = jpegs.map((jpeg) => new RingSlot(context.frames, jpeg));
     }
-    // Enough buffers for the frame being published, the one before it, and a few
-    // in flight to viewers; the pool grows by itself if more are needed.
-    context.frames.reserve(this.largestFrame, 8);
     this.context = context;
     context.log.info({ source: this.url, ring: this.ring.length, largestFrame: this.largestFrame }, 'synthetic camera started');
     this.clock.start();
@@ -64,8 +64,8 @@ export class SyntheticSource implements Source {
   private deliver(): void {
     const context = this.context;
     if (context === undefined) return;
-    const jpeg = this.ring[this.ringIndex] as Buffer;
+    const slot = this.ring[this.ringIndex] as RingSlot;
     this.ringIndex = (this.ringIndex + 1) % this.ring.length;
-    context.publish(context.frames.fromJpeg(jpeg));
+    context.publish(slot.publishable(context.frames));
   }
 }

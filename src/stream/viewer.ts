@@ -100,6 +100,7 @@ export class Viewer {
   private readonly onClose: (viewer: Viewer, reason: ViewerCloseReason) => void;
   private readonly onAdapt: ((viewer: Viewer) => void) | undefined;
   private readonly afterWrite = this.written.bind(this);
+  private readonly onStallTimer = this.checkStall.bind(this);
   private readonly stallTimeoutMs: number;
   private stallTimer: NodeJS.Timeout | undefined;
   private writeStartedMs = 0;
@@ -225,22 +226,22 @@ export class Viewer {
   }
 
   /**
-   * One timer per viewer, re-armed with refresh() per write (no allocation). When
-   * it fires with a write still pending since before the timeout, the viewer made
-   * no progress: it is disconnected (`stalled`) so it stops holding frames.
+   * One timer per viewer, armed when a write starts and none is pending. It is not
+   * re-armed per write (that re-sorts Node's timer list for every frame of every
+   * viewer): when it fires, checkStall sees whether the write pending then started
+   * long enough ago, and waits for whatever is left otherwise.
    */
   private armStallTimer(delayMs = this.stallTimeoutMs): void {
-    if (this.stallTimer !== undefined) {
-      this.stallTimer.refresh();
-      return;
-    }
-    this.stallTimer = setTimeout(() => this.checkStall(), delayMs);
+    if (this.stallTimer !== undefined) return;
+    this.stallTimer = setTimeout(this.onStallTimer, delayMs);
     this.stallTimer.unref();
   }
 
   private checkStall(): void {
     this.stallTimer = undefined;
-    if (this.closed || this.writing === undefined) return;
+    if (this.closed) return;
+    // Idle (nothing to write): wait for the next write to arm it again.
+    if (this.writing === undefined) return;
     const waited = performance.now() - this.writeStartedMs;
     if (waited >= this.stallTimeoutMs) this.close('stalled');
     // The write in flight started after the timer was armed: wait only what is left.

@@ -16,3 +16,9 @@ export class PushSource implements Source {
     this.context?.publish(this.context.frames.fromJpeg(jpeg));
   }
 }
+
+/** Pushes `jpeg` into `source` `fps` times a second (a pooled copy each time) until the returned stop is called. */
+export function pushEvery(source: PushSource, jpeg: Buffer, fps: number): () => void {
+  const timer = setInterval(() => source.push(jpeg), 1000 / fps);
+  return () => clearInterval(timer);
+}
