@@ -4,13 +4,47 @@ import type { RenderOptions } from './synthetic-frames.js';
 
 const CHILD = fileURLToPath(new URL('./synthetic-render-child.js', import.meta.url));
 
-/** Renders the synthetic ring in a child process (see synthetic-render-child.ts for why). */
-export function renderRingInChild(options: RenderOptions): Promise<Buffer[]> {
+/**
+ * Renders the synthetic ring in a child process (see synthetic-render-child.ts for
+ * why). The child prints each JPEG behind its 4-byte length; each is copied as it
+ * arrives into memory from `store` (by default a buffer of its own), so no chunk of
+ * the output outlives its 'data' event: chunks kept until the end would survive
+ * into V8's old generation and hold megabytes of RSS until a full GC, which a
+ * server allocating almost nothing may not run for a long time.
+ */
+export function renderRingInChild(options: RenderOptions, store: (length: number) => Buffer = Buffer.allocUnsafeSlow): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
+    const frames: Buffer[] = [];
+    const lengthBytes = Buffer.alloc(4);
+    let lengthFilled = 0;
+    let target: Buffer | undefined;
+    let filled = 0;
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.stdout.on('data', (chunk: Buffer) => {
+      for (let offset = 0; offset < chunk.length; ) {
+        if (target === undefined) {
+          const take = Math.min(4 - lengthFilled, chunk.length - offset);
+          chunk.copy(lengthBytes, lengthFilled, offset, offset + take);
+          lengthFilled += take;
+          offset += take;
+          if (lengthFilled === 4) {
+            target = store(lengthBytes.readUInt32BE(0));
+            filled = 0;
+            lengthFilled = 0;
+          }
+          continue;
+        }
+        const take = Math.min(target.length - filled, chunk.length - offset);
+        chunk.copy(target, filled, offset, offset + take);
+        filled += take;
+        offset += take;
+        if (filled === target.length) {
+          frames.push(target);
+          target = undefined;
+        }
+      }
+    });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', reject);
     child.once('close', (code) => {
@@ -18,15 +52,7 @@ export function renderRingInChild(options: RenderOptions): Promise<Buffer[]> {
         reject(new Error(`rendering the synthetic frames failed (exit ${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`));
         return;
       }
-      // Once, at start: the ring lives in this one buffer; frames are views of it.
-      const output = Buffer.concat(chunks);
-      const frames: Buffer[] = [];
-      for (let offset = 0; offset + 4 <= output.length; ) {
-        const length = output.readUInt32BE(offset);
-        frames.push(output.subarray(offset + 4, offset + 4 + length));
-        offset += 4 + length;
-      }
-      if (frames.length !== options.count) {
+      if (frames.length !== options.count || target !== undefined) {
         reject(new Error(`rendering the synthetic frames produced ${frames.length} of ${options.count} frames`));
         return;
       }

@@ -10,12 +10,14 @@ import { Frame, type FrameMemory, type FrameFactory } from '../frame/index.js';
 export class RingSlot implements FrameMemory {
   readonly bytes: Buffer;
   readonly jpegLength: number;
+  /** Where the JPEG goes: write it here once. */
+  readonly jpeg: Buffer;
   private refs = 0;
 
-  constructor(frames: FrameFactory, jpeg: Uint8Array) {
-    this.bytes = frames.unpooled(jpeg.length);
-    this.bytes.set(jpeg, Frame.JPEG_OFFSET);
-    this.jpegLength = jpeg.length;
+  constructor(frames: FrameFactory, jpegLength: number) {
+    this.bytes = frames.unpooled(jpegLength);
+    this.jpegLength = jpegLength;
+    this.jpeg = this.bytes.subarray(Frame.JPEG_OFFSET, Frame.JPEG_OFFSET + jpegLength);
   }
 
   get refCount(): number {
@@ -34,6 +36,6 @@ export class RingSlot implements FrameMemory {
   /** This lap's frame of the slot: the slot itself when free, else a pooled copy. */
   publishable(frames: FrameFactory): Frame {
     if (this.refs === 0) return frames.seal(this.retain(), this.jpegLength);
-    return frames.fromJpeg(this.bytes.subarray(Frame.JPEG_OFFSET, Frame.JPEG_OFFSET + this.jpegLength));
+    return frames.fromJpeg(this.jpeg);
   }
 }

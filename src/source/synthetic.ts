@@ -48,8 +48,13 @@ export class SyntheticSource implements Source {
   async start(context: SourceContext): Promise<void> {
     const { width, height, quality, ringSize } = this.options;
     if (this.ring.length === 0) {
-      const jpegs = await renderRingInChild({ width, height, quality, count: ringSize });
-      this.ring = jpegs.map((jpeg) => new RingSlot(context.frames, jpeg));
+      const ring: RingSlot[] = [];
+      await renderRingInChild({ width, height, quality, count: ringSize }, (length) => {
+        const slot = new RingSlot(context.frames, length);
+        ring.push(slot);
+        return slot.jpeg;
+      });
+      this.ring = ring;
     }
     this.context = context;
     context.log.info({ source: this.url, ring: this.ring.length, largestFrame: this.largestFrame }, 'synthetic camera started');
