@@ -9,6 +9,13 @@ import type { FromLoop, FrameMessage, LoopCamera, ToLoop } from './loop-protocol
 const STATS_TIMEOUT_MS = 1000;
 /** How long stop() waits for a loop to close its viewers before terminating it. */
 const STOP_TIMEOUT_MS = 2000;
+/**
+ * Frames a loop may hold per viewer (one being written, one waiting) plus per
+ * camera (its latest, one being re-encoded, slack). A loop whose thread stopped
+ * answering would otherwise make the main thread hold every frame it relays.
+ */
+const HELD_PER_VIEWER = 2;
+const HELD_PER_CAMERA = 4;
 
 export interface ViewerLoopsOptions {
   /** Worker threads to start besides the main thread. */
@@ -90,6 +97,8 @@ class Loop {
   /** Frames the loop holds, by message id; each holds one reference here. */
   private readonly relayed = new Map<number, Frame>();
   private nextFrameId = 1;
+  /** Frames not relayed because the loop held too many already (it is stuck or far behind). */
+  skipped = 0;
   private nextRequestId = 1;
   private readonly pendingStats = new Map<number, (cameras: CameraStats[] | undefined) => void>();
   private stopped: (() => void) | undefined;
@@ -133,6 +142,10 @@ class Loop {
     if (!this.alive || this.viewersByCamera[cameraIndex] === 0) return;
     const memory = frame.part.buffer;
     if (!(memory instanceof SharedArrayBuffer)) return;
+    if (this.relayed.size >= HELD_PER_VIEWER * this.viewers + HELD_PER_CAMERA * this.cameras.length) {
+      if (this.skipped++ === 0) this.log.warn({ loop: this.index + 1, held: this.relayed.size }, 'viewer loop is not releasing frames: skipping frames for it until it does');
+      return;
+    }
     const id = this.nextFrameId++;
     this.relayed.set(id, frame.retain());
     const message: FrameMessage = {
