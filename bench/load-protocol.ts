@@ -4,6 +4,7 @@
  * client's measured window and the server samples cover the same seconds; the
  * generator answers with one JSON line per event on stdout.
  */
+import type { HistogramCounts } from './latency-histogram.js';
 
 export const START = 'start';
 export const STOP = 'stop';
@@ -42,6 +43,8 @@ export interface ResultMessage {
   viewers: ViewerResult[];
   /** Latency percentiles over every part of every viewer, milliseconds. */
   latencyMs: { p50: number; p99: number; max: number; samples: number };
+  /** The same latencies as a histogram, to merge with other generators'. */
+  latencyCounts: HistogramCounts;
   /** The generator's own CPU use over the window, % of one core. */
   cpu: { total: number; user: number; system: number };
 }

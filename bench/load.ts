@@ -1,6 +1,8 @@
 /**
  * Load generator: N MJPEG viewers on raw sockets, run as its own process so its
- * CPU is measured apart from the server's.
+ * CPU is measured apart from the server's. It reads camstream, the baselines and
+ * the raw writer alike (bench/mjpeg-parser.ts); parts without X-Timestamp or
+ * X-Frame-Sequence give no latency or gap count.
  *
  *   node dist/bench/load.js --url http://127.0.0.1:PORT --viewers 10
  *     [--agent camstream-bench] [--rate BYTES_PER_S --rcvbuf BYTES]
@@ -21,7 +23,8 @@ import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { socketFd } from '../src/stream/kernel-queue.js';
-import { PACED_BURST_MS, percentile, START, STOP, type LoadMessage, type ViewerResult } from './load-protocol.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import { PACED_BURST_MS, START, STOP, type LoadMessage, type ViewerResult } from './load-protocol.js';
 import { MjpegParser } from './mjpeg-parser.js';
 
 /** Per-socket read buffer, reused for every read (no allocation per chunk). */
@@ -64,8 +67,8 @@ function receiveBufferSetter(): (socket: Socket, bytes: number) => void {
 }
 
 let measuring = false;
-/** Latencies of the window in microseconds; a plain array is fine at ~30k samples. */
-let latencies: number[] = [];
+/** Latencies of the window, mergeable with other generators' (several share a scenario at ≥ 100 viewers). */
+let latencies = new LatencyHistogram();
 let readyCount = 0;
 let failedCount = 0;
 let readySent = false;
@@ -153,11 +156,11 @@ class Viewer {
       readyCount++;
       checkReady();
     }
-    const skipped = this.lastSequence >= 0 ? sequence - this.lastSequence - 1 : 0;
+    const skipped = sequence >= 0 && this.lastSequence >= 0 ? sequence - this.lastSequence - 1 : 0;
     this.lastSequence = sequence;
     if (!measuring) return;
     // Wall clock like the server's X-Timestamp (timeOrigin + now), in microseconds.
-    latencies.push((performance.timeOrigin + performance.now()) * 1000 - timestampMicros);
+    if (timestampMicros >= 0) latencies.record((performance.timeOrigin + performance.now()) * 1000 - timestampMicros);
     this.frames++;
     this.jpegBytes += jpegBytes;
     if (skipped > 0) this.gaps += skipped;
@@ -178,7 +181,7 @@ let cpuStart = process.cpuUsage();
 
 function startWindow(): void {
   for (const viewer of viewers) viewer.resetWindow();
-  latencies = [];
+  latencies = new LatencyHistogram();
   cpuStart = process.cpuUsage();
   windowStart = performance.now();
   measuring = true;
@@ -189,7 +192,6 @@ function stopWindow(): void {
   const seconds = (performance.now() - windowStart) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   const percent = (micros: number): number => (micros / 1e6 / seconds) * 100;
-  const sorted = Float64Array.from(latencies).sort();
   const results: ViewerResult[] = viewers.map((v) => ({ frames: v.frames, gaps: v.gaps, jpegBytes: v.jpegBytes, bytes: v.bytes, fps: v.frames / seconds, error: v.error }));
   for (const viewer of viewers) viewer.close();
   send(
@@ -197,7 +199,8 @@ function stopWindow(): void {
       event: 'result',
       seconds,
       viewers: results,
-      latencyMs: { p50: percentile(sorted, 50) / 1000, p99: percentile(sorted, 99) / 1000, max: percentile(sorted, 100) / 1000, samples: sorted.length },
+      latencyMs: latencies.summary(),
+      latencyCounts: latencies.toJSON(),
       cpu: { total: percent(cpu.user + cpu.system), user: percent(cpu.user), system: percent(cpu.system) },
     },
     () => process.exit(0),

@@ -3,7 +3,7 @@
  * measured from outside, independently of the figures it reports about itself.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (almost always 100). */
 export const CLOCK_TICKS: number = (() => {
@@ -30,12 +30,64 @@ function readProc(pid: number, file: string): string {
   }
 }
 
+/** /proc/<pid>/stat's fields after the command name (which may contain spaces): [0] is field 3 (state). */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 export function readCpuTimes(pid: number): CpuTimes {
-  const stat = readProc(pid, 'stat');
-  // The command name (field 2) may contain spaces; fields are counted after its ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
+  const fields = statFields(readProc(pid, 'stat'));
+  // utime (14) and stime (15) are at 11 and 12.
   return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+}
+
+/**
+ * `pid` and its live descendants: a server that serves from worker processes
+ * (camstream --workers, if it forks) is all of them. Threads are already in their
+ * process's figures. Found by scanning /proc for parent PIDs.
+ */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let parent: number;
+    try {
+      parent = Number(statFields(readFileSync(`/proc/${name}/stat`, 'utf8'))[1]);
+    } catch {
+      continue; // exited while we looked
+    }
+    children.set(parent, [...(children.get(parent) ?? []), Number(name)]);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i] as number) ?? []));
+  return tree;
+}
+
+/** CPU time of a process and its live descendants together. */
+export function readTreeCpuTimes(pid: number): CpuTimes {
+  const total: CpuTimes = { user: 0, system: 0 };
+  for (const member of processTree(pid)) {
+    try {
+      const times = readCpuTimes(member);
+      total.user += times.user;
+      total.system += times.system;
+    } catch (error) {
+      if (member === pid) throw error;
+    }
+  }
+  return total;
+}
+
+/** Resident set size of a process and its live descendants together. */
+function readTreeRssBytes(pid: number): number {
+  return processTree(pid).reduce((sum, member) => {
+    try {
+      return sum + readRssBytes(member);
+    } catch (error) {
+      if (member === pid) throw error;
+      return sum;
+    }
+  }, 0);
 }
 
 /** Resident set size in bytes (VmRSS). */
@@ -46,7 +98,7 @@ export function readRssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
-/** Samples a process's RSS on an interval: `steady` is the mean, `peak` the max. */
+/** Samples the RSS of a process (and its descendants) on an interval: `steady` is the mean, `peak` the max. */
 export class RssSampler {
   private readonly samples: number[] = [];
   private readonly timer: NodeJS.Timeout;
@@ -56,7 +108,7 @@ export class RssSampler {
       // A throw in a timer would end the bench before its cleanup; a server that
       // exited is reported by the next /api/stats request instead.
       try {
-        this.samples.push(readRssBytes(pid));
+        this.samples.push(readTreeRssBytes(pid));
       } catch {
         clearInterval(this.timer);
       }

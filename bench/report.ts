@@ -1,273 +1,35 @@
 /**
- * Turns scenario figures into the markdown table and docs/BENCHMARKS.md. The doc
- * is regenerated whole on every run, so its structure lives here and nowhere else.
+ * docs/BENCHMARKS.md, regenerated whole on every run: its structure lives here and
+ * nowhere else. The tables come from report-tables.ts, report-compare.ts and
+ * report-slow.ts; the pool and soak reports, written by their own scripts, are
+ * included when present.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
-import { DEFAULT_LADDER, DEFAULT_PROFILES, ladderFor } from '../src/stream/profile.js';
+import { compareSection } from './report-compare.js';
+import { slowViewersSection, type SlowRunInfo, type SlowScenarioFigures } from './report-slow.js';
+import { costTable, deliveryTable } from './report-tables.js';
+import { targetsTable } from './report-targets.js';
+import { f } from './format.js';
+import { RSS_INTERVAL_MS, WARMUP_SECONDS } from './measure.js';
+import type { Row } from './series.js';
 
-/** One scenario's figures, already reduced to what the table shows. */
-export interface ScenarioFigures {
-  viewers: number;
-  /** Server CPU over the window, % of one core. */
-  cpu: { total: number; user: number; system: number };
-  rssMB: { steady: number; peak: number };
-  /** Delivered frames per second per viewer. */
-  fps: { min: number; median: number };
-  captureFps: number;
-  /** Server-counted drops (all viewers) and sequence gaps the clients saw. */
-  drops: { server: number; clientGaps: number };
-  latencyMs: { p50: number; p99: number; max: number };
-  gcPer1000Frames: number;
-  poolHitPercent: number;
-  loadCpuPercent: number;
-  meanJpegKB: number;
-  /** Viewers whose stream failed during the run. */
-  failedViewers: number;
-}
-
-export interface RunInfo {
-  source: string;
-  seconds: number;
-  warmupSeconds: number;
-  rssIntervalMs: number;
+export interface DocInput {
   date: string;
-}
-
-/** Where one slow viewer ended the window on the adaptation ladder (from /api/stats). */
-export interface SlowViewerLevel {
-  level: number;
-  maxFps: number | null;
-  profile: string;
-  /** Lowest and highest level it was at during the window, and how many times it moved. */
-  minLevel: number;
-  maxLevel: number;
-  changes: number;
-  /** The level it spent the most time at during the window, and the share of the window it spent there. */
-  mainLevel: number;
-  mainShare: number;
-}
-
-/** One slow-viewer scenario: fast viewers and slow ones on the same server. */
-export interface SlowScenarioFigures {
-  name: string;
-  /** Server CPU over the window, % of one core (includes re-encoding for adapted viewers). */
-  cpu: { total: number; user: number; system: number };
-  captureFps: number;
-  fast: {
-    viewers: number;
-    fps: { min: number; median: number };
-    /** Server-counted drops of the fast viewers (their viewerList entries), and sequence gaps they saw. */
-    drops: { server: number; clientGaps: number };
-    latencyMs: { p50: number; p99: number; max: number };
-    failed: number;
-  };
-  slow: {
-    viewers: number;
-    /** Per slow viewer: parts received per second, and MB (10^6 bytes) read per second. */
-    fps: number[];
-    megabytesPerSecond: number[];
-    levels: SlowViewerLevel[];
-    latencyMs: { p50: number; p99: number; max: number };
-    /** Server-counted drops of the slow viewers over the window, by reason. */
-    drops: { replaced: number; adapted: number; encoder_busy: number };
-    failed: number;
-  };
-}
-
-export interface SlowRunInfo {
-  warmupSeconds: number;
+  /** The command line this run was started with. */
+  command: string;
   seconds: number;
-  fastAgent: string;
-  slowAgent: string;
-  /** The paced reader's rate (bytes/s), burst (ms) and SO_RCVBUF (bytes). */
-  pacedRate: number;
-  pacedBurstMs: number;
-  pacedRcvbuf: number;
-  /** The link as planned, e.g. "netem delay 20ms loss 0.1% and a tbf rate 16mbit …", and its delay. */
-  linkPlan: string;
-  plannedDelay: string;
-  /** The link scenario's tc commands, when it ran. */
-  link: { shapedWith: string; netem: boolean } | undefined;
-  /** Scenarios that did not run, and why. */
-  skipped: { name: string; reason: string }[];
-}
-
-const f = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : '–');
-
-export function markdownTable(rows: readonly ScenarioFigures[]): string {
-  const header = [
-    'Viewers',
-    'Server CPU % (user / sys)',
-    'CPU % per viewer',
-    'RSS MB steady / peak',
-    'fps per viewer min / median',
-    'Capture fps',
-    'Drops server / client gaps',
-    'Latency ms p50 / p99 / max',
-    'GC per 1000 frames',
-    'Pool hits %',
-    'Load gen CPU %',
-    'JPEG KB',
-  ];
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---:').join('|')}|`];
-  for (const r of rows) {
-    const viewers = r.failedViewers > 0 ? `${r.viewers} (${r.failedViewers} failed)` : String(r.viewers);
-    lines.push(
-      `| ${[
-        viewers,
-        `${f(r.cpu.total)} (${f(r.cpu.user)} / ${f(r.cpu.system)})`,
-        f(r.cpu.total / r.viewers, 2),
-        `${f(r.rssMB.steady)} / ${f(r.rssMB.peak)}`,
-        `${f(r.fps.min)} / ${f(r.fps.median)}`,
-        f(r.captureFps),
-        `${r.drops.server} / ${r.drops.clientGaps}`,
-        `${f(r.latencyMs.p50, 2)} / ${f(r.latencyMs.p99, 2)} / ${f(r.latencyMs.max, 2)}`,
-        f(r.gcPer1000Frames, 2),
-        f(r.poolHitPercent),
-        f(r.loadCpuPercent),
-        f(r.meanJpegKB),
-      ].join(' | ')} |`,
-    );
-  }
-  return lines.join('\n');
-}
-
-const levelName = (level: { level: number; maxFps: number | null; profile: string }): string =>
-  `L${level.level} ${level.profile} ${level.maxFps === null ? 'full rate' : `≤${level.maxFps} fps`}`;
-
-export function slowViewersTable(rows: readonly SlowScenarioFigures[]): string {
-  const header = [
-    'Scenario',
-    'Server CPU % (user / sys)',
-    'Capture fps',
-    'Fast fps min / median',
-    'Fast drops server / client gaps',
-    'Fast latency ms p50 / p99',
-    'Slow fps, each',
-    'Slow MB/s, each',
-    'Slow level at end (range and moves in window)',
-    'Slow latency ms p50 / p99',
-    'Slow drops replaced / adapted / encoder busy',
-  ];
-  const lines = [`| ${header.join(' | ')} |`, `|---|${header.slice(1).map(() => '---:').join('|')}|`];
-  for (const r of rows) {
-    const failed = r.fast.failed + r.slow.failed;
-    const name = failed > 0 ? `${r.name} (${failed} viewers failed)` : r.name;
-    const levels = r.slow.levels
-      .map((l) => `${levelName(l)}${l.changes === 0 ? '' : ` (L${l.minLevel}–${l.maxLevel}, ${l.changes} ${l.changes === 1 ? 'move' : 'moves'}; L${l.mainLevel} ${f(l.mainShare * 100, 0)} % of the time)`}`)
-      .join('; ');
-    lines.push(
-      `| ${[
-        name,
-        `${f(r.cpu.total)} (${f(r.cpu.user)} / ${f(r.cpu.system)})`,
-        f(r.captureFps),
-        `${f(r.fast.fps.min)} / ${f(r.fast.fps.median)}`,
-        `${r.fast.drops.server} / ${r.fast.drops.clientGaps}`,
-        `${f(r.fast.latencyMs.p50, 2)} / ${f(r.fast.latencyMs.p99, 2)}`,
-        r.slow.fps.map((v) => f(v)).join(', '),
-        r.slow.megabytesPerSecond.map((v) => f(v, 2)).join(', '),
-        levels,
-        `${f(r.slow.latencyMs.p50, 0)} / ${f(r.slow.latencyMs.p99, 0)}`,
-        `${r.slow.drops.replaced} / ${r.slow.drops.adapted} / ${r.slow.drops.encoder_busy}`,
-      ].join(' | ')} |`,
-    );
-  }
-  return lines.join('\n');
-}
-
-/** The default ladder for a 60 fps camera, as the doc shows it. */
-function ladderDescription(): string {
-  return ladderFor(60, DEFAULT_LADDER)
-    .map((level, index) => {
-      const profile = DEFAULT_PROFILES[level.profile];
-      const what = profile === undefined ? 'the source JPEGs' : `${level.profile} (${profile.scale === 1 ? 'full size' : `${profile.scale} × size`}, quality ${profile.quality})`;
-      return `L${index} ${what} at ${level.maxFps === undefined ? 'full rate' : `≤${level.maxFps} fps`}`;
-    })
-    .join(', ');
-}
-
-function slowViewersSection(rows: readonly SlowScenarioFigures[], run: SlowRunInfo, source: string): string {
-  const skipped = run.skipped.map((s) => `- Not run: ${s.name}: ${s.reason}.`).join('\n');
-  const table = rows.length > 0 ? slowViewersTable(rows) : '_No slow-viewer scenario ran._';
-  let applied: string;
-  if (run.link === undefined) applied = 'It did not run on this machine (see above).';
-  else {
-    applied = `Here it ran with:\n\n${run.link.shapedWith
-      .split('; ')
-      .map((command) => `      ${command}`)
-      .join('\n')}\n`;
-    if (!run.link.netem) {
-      applied +=
-        '\n  This kernel has no sch_netem (CONFIG_NET_SCH_NETEM unset), so that link has\n' +
-        '  the rate and the loss (a classic-BPF filter sends a random share of packets\n' +
-        `  to a class that holds none) but **not the ${run.plannedDelay} delay**.\n`;
-    }
-  }
-  return `## Slow viewers
-
-${table}
-${skipped === '' ? '' : `\n${skipped}\n`}
-### How to read it
-
-Each row is one scenario of 10 viewers of the same \`${source}\` camera: 8 fast
-viewers (User-Agent \`${run.fastAgent}\`, reading everything on loopback) and 2 slow
-ones (\`${run.slowAgent}\`, so the bench finds their entries in \`/api/stats\`), each
-group in its own load generator process. The question is whether camstream serves the
-slow viewers something watchable without costing the fast ones anything. Each
-scenario has ${run.warmupSeconds} s of warm-up, so the slow viewers' adaptation has settled,
-then ${run.seconds} s measured.
-
-- **Paced reader**: the slow generator reads each socket at most ${run.pacedRate / 1e6} MB/s,
-  pausing the socket whenever it is ahead (with at most ${run.pacedBurstMs} ms of credit: a link
-  cannot catch up for having idled), its receive buffer fixed at SO_RCVBUF
-  ${run.pacedRcvbuf / 1024} KiB (the kernel doubles it). Left auto-tuned, the client's own kernel
-  buffer grows to megabytes and hides backlog that a real ${run.pacedRate / 1e6} MB/s link cannot
-  hold. Each slow viewer has ${run.pacedRate / 1e6} MB/s to itself.
-- **Link**: the slow generator runs inside a network namespace behind a veth
-  pair (10.214.<n>.1/30 on the host side, .2 in the namespace, <n> from the PID)
-  and reads everything. The host side's egress (server → slow viewers) is shaped
-  with ${run.linkPlan}, so the **two slow viewers share one
-  ${run.pacedRate / 1e6} MB/s link**, as two viewers behind one home connection would. The
-  server listens on the veth's host address; the fast viewers connect to that
-  address too, which the kernel delivers over lo, not through the veth. This
-  scenario needs root and iproute2 (\`ip\`, \`tc\`); without them the bench prints
-  why it skipped it. ${applied}
-- Fast columns: fps min / median over the 8 fast viewers; drops are the sum of the
-  fast viewers' own \`drops.total\` in \`viewerList\` over the window and **must be
-  0** (a slow viewer must cost the others nothing), beside the sequence gaps they
-  saw; latency p50 / p99 as in the table above.
-- Slow fps and MB/s: parts (and bytes) each slow viewer received per second over the
-  window, client side.
-- Slow level: each slow viewer's adaptation level, profile and frame-rate cap from
-  \`/api/stats\` at the end of the window; in brackets, when it moved during the
-  window, the range of levels it was at, how many moves the server logged
-  ("viewer adapted"), and the level it spent most of the window at (the level at
-  the end may be a short try of the rung above). The default ladder:
-  ${ladderDescription()}. A viewer that sits between
-  two rungs steps up now and then to try the better one, and back down when it does
-  not fit (waiting twice as long before each further try); those tries show up as a
-  range here and in the slow latency p99.
-- Slow latency p50 / p99: capture (\`X-Timestamp\`) to the arrival of each part's last
-  byte at a slow viewer, over both slow viewers. On the link it includes the time
-  parts wait in the link's queue: camstream bounds what waits unsent in its own
-  kernel send queue (TCP_NOTSENT_LOWAT), but not what TCP already has in flight,
-  and on a link whose queue is deep (tbf \`latency\`, the bench's \`--link-queue\`)
-  TCP's window fills it. The server's own lag (capture to the kernel accepting a
-  write), which drives the adaptation, does not see that wait. The paced reader has
-  no such queue: what it has in flight is bounded by its receive buffer.
-- Slow drops, from the server's per-viewer counters: \`replaced\` — the viewer fell
-  behind and a newer frame replaced one waiting for it; \`adapted\` — frames skipped
-  to keep to the level's frame-rate cap while the viewer watched the source's own
-  frames (a re-encoded profile is encoded only at its viewers' rate, so its skipped
-  frames are not counted); \`encoder busy\` — the profile's encoder was still
-  encoding an earlier frame.
-- Server CPU includes re-encoding the slow viewers' profiles (sharp, on libuv's
-  thread pool), which the loopback table above never needs. Capture fps is the
-  camera's, over the window: below 60, the camera's own frame clock fell behind on
-  a machine whose ${cpus().length} cores also run the re-encoding and both load generators,
-  and the fast viewers get fewer frames without a single drop.
-`;
+  /** camstream's loopback scenarios, the raw writer's, and the comparison's rows. */
+  scenarios: readonly Row[];
+  raw: readonly Row[];
+  compare: readonly Row[];
+  slow: { rows: readonly SlowScenarioFigures[]; run: SlowRunInfo } | undefined;
+  /** What did not run, and why (e.g. no --workers in this build). */
+  notes: readonly string[];
+  /** Path of the chart relative to docs/, when one was written. */
+  chart: string | undefined;
+  /** docs/benchmarks/pool.md and soak.md, when their scripts have written them. */
+  included: readonly { title: string; path: string }[];
 }
 
 export function machineDescription(): string {
@@ -282,9 +44,18 @@ export function machineDescription(): string {
   ].join('\n');
 }
 
-export function benchmarksDoc(rows: readonly ScenarioFigures[], run: RunInfo, slowRows: readonly SlowScenarioFigures[], slowRun: SlowRunInfo): string {
+/** Another report's markdown, its headings moved two levels down to sit under ours. */
+function included(title: string, path: string): string {
+  if (!existsSync(path)) return '';
+  const body = readFileSync(path, 'utf8').replace(/^(#+) /gm, '$1## ').replace(/^### .*\n+/, '');
+  return `## ${title}\n\nFrom [${path.slice(path.indexOf('docs/') + 5)}](${path.slice(path.indexOf('docs/') + 5)}), written by its own script:\n\n${body.trim()}\n`;
+}
+
+export function benchmarksDoc(input: DocInput): string {
   const cores = cpus().length;
-  return `# camstream benchmarks
+  const notes = input.notes.map((note) => `- ${note}`).join('\n');
+  const sections = [
+    `# camstream benchmarks
 
 Generated by \`npm run bench\` (bench/run.ts); do not edit by hand, rerun it.
 
@@ -294,41 +65,84 @@ ${machineDescription()}
 
 ## Run
 
-- Command: \`npm run bench\`
-- Date: ${run.date}
-- Source: \`${run.source}\`, one server process, viewers on loopback (127.0.0.1)
-- Each scenario: ${run.warmupSeconds} s warm-up, then ${run.seconds} s measured
+- Date: ${input.date}
+- Command: \`${input.command}\`
+- Each scenario: ${WARMUP_SECONDS} s warm-up, then ${input.seconds} s measured; viewers on loopback (127.0.0.1), in load
+  generator processes of at most 100 viewers each (bench/load.ts), on the same ${cores}-core machine as the server.
+- Reproduce: \`npm install && npm run bench\` (all parts, about 6 minutes), or one part:
+  \`npm run bench -- --parts scenarios|raw|compare|slow [--seconds 10] [--viewers 1,10,50,100,200,300]\`
+  (\`node dist/bench/run.js --help\` lists every flag). Run it on an otherwise idle machine:
+  the load generators share its cores with the server.
+${notes === '' ? '' : `\n${notes}\n`}`,
+    input.scenarios.length === 0 ? '' : `## Targets\n\n${targetsTable(input.scenarios, input.compare)}\n`,
+    input.scenarios.length === 0
+      ? ''
+      : `## camstream on loopback
 
-## Results
+${input.chart === undefined ? '' : `![Server CPU per viewer and latency p99 against viewers](${input.chart})\n\n`}What the viewers got:
 
-${markdownTable(rows)}
+${deliveryTable(input.scenarios)}
 
-## How to read this
+What it cost the server:
 
-Each row is one scenario: a fresh load generator process opens that many
-\`/stream\` connections to the same server and parses every part.
+${costTable(input.scenarios)}
+`,
+    input.raw.length === 0
+      ? ''
+      : `## Reference: a raw loopback writer
 
-- Server CPU is read from \`/proc/<pid>/stat\` over the measured window, as % of one
-  core (${cores * 100} % would be all ${cores} cores), split into user and kernel (sys)
-  time; sys grows with viewers, as the kernel copies every frame over loopback.
-  CPU per viewer = server CPU / viewers.
-- RSS is sampled from \`/proc/<pid>/status\` every ${run.rssIntervalMs} ms: steady is the mean over
-  the window, peak the highest sample.
-- fps per viewer is parts received per second, min and median over viewers;
-  capture fps is frames the camera published.
-- Drops: server is the camera's \`drops.total\` over the window (a newer frame
-  replaced one a slow viewer had not started sending); client gaps are sequence
-  numbers the viewers never received. The two should agree.
-- Latency is the wall-clock time from capture (\`X-Timestamp\`) to the arrival of
-  the part's last byte (its closing boundary) at the load generator. It includes
-  the generator's own parsing and scheduling on the same ${cores}-core machine, so it
-  is an upper bound on what a remote viewer would see. The server writes each
-  frame to its viewers one after another, so latency grows with the viewer count.
-- GC per 1000 frames: the server's garbage collections per 1000 parts delivered
-  (all viewers together). Pool hits %: pooled-buffer acquisitions served without
-  allocating.
-- Load gen CPU % is the generator's own CPU (% of one core); when it nears 100 %,
-  the generator, not the server, limits the figures.
+\`bench/baselines/raw-writer.ts\`: the least a Node program can do to send these parts —
+no HTTP library, one prebuilt part per frame written by every viewer. **paced** sends 60
+parts a second stamped like camstream's (the fair comparison); **saturated** writes one
+fixed part again as soon as the kernel took the last one, as fast as it can (no
+timestamps, so no latency). It is a reference, not a floor: saturated, it pays more per
+byte than a paced server, every write finding the socket's queue full.
 
-${slowViewersSection(slowRows, slowRun, run.source)}`;
+${deliveryTable(input.raw)}
+
+${costTable(input.raw)}
+`,
+    input.compare.length === 0 ? '' : compareSection(input.compare, input.seconds),
+    input.slow === undefined ? '' : slowViewersSection(input.slow.rows, input.slow.run, 'synthetic:1920x1080@60'),
+    ...input.included.map((report) => included(report.title, report.path)),
+    howToRead(cores),
+  ];
+  return sections.filter((section) => section !== '').join('\n');
+}
+
+function howToRead(cores: number): string {
+  return `## How to read the loopback tables
+
+Each row is one window: that many \`/stream\` connections, opened by load generator
+processes that parse every part (bench/mjpeg-parser.ts), against one server.
+
+- **Server CPU** is read from \`/proc/<pid>/stat\` of the server and its descendants over
+  the window, as % of one core (${cores * 100} % would be all ${cores} cores), split into user and kernel
+  (sys) time; sys grows with viewers, as the kernel copies every frame over loopback.
+  **User share** is user ÷ (user + sys): the part of the CPU that is the server's own
+  code rather than the kernel's copying. **CPU-s per GB**: CPU seconds per 10⁹ bytes the
+  viewers received.
+- **RSS** is sampled every ${RSS_INTERVAL_MS} ms: steady is the mean over the window, peak the highest sample.
+- **fps per viewer** is parts received per second, min and median over viewers;
+  **capture fps** is frames the camera published (camstream only).
+- **Drops**: server is the camera's \`drops.total\` over the window; client gaps are
+  sequence numbers the viewers never received. The two should agree.
+- **Latency** is the wall-clock time from capture (\`X-Timestamp\`) to the arrival of
+  the part's last byte at the load generator, from histograms with 1 % buckets merged over
+  the generators. It includes the generators' own parsing and scheduling on the same
+  machine, so it is an upper bound on what a remote viewer would see. The server writes
+  each frame to its viewers one after another, so latency grows with the viewer count.
+- **GC** and **allocated bytes** come from a preload in the server process
+  (bench/alloc-probe.ts, \`node --import\`, the same for every server): v8.GCProfiler's
+  record of each collection, and bytes allocated integrated from the V8 heap and external
+  memory (Buffers' backing stores) before and after each one. Per 1000 frames means per
+  1000 parts delivered, all viewers together. The probe runs the server with
+  \`--no-concurrent-array-buffer-sweeping\`, so freed Buffers are accounted in the pause
+  they belong to. Node 20 runs \`--import\` preloads in the main thread only, so for
+  \`camstream --workers 1\` these cover the main thread, not the viewer loop's thread. **Pool hits %**: pooled-buffer acquisitions served without allocating
+  (– when the server acquired none in the window).
+- **Load gen CPU %** is the generators' own CPU, all together (% of one core), with how
+  many processes and the busiest one's: when one nears 100 %, the generator, not the
+  server, limits the figures.
+`;
 }

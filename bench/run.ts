@@ -1,362 +1,159 @@
 /**
- * `npm run bench`: starts one camstream server with a 1080p60 synthetic camera,
- * then for each viewer count runs a separate load generator process against it and
- * measures the server from outside (/proc) and inside (/api/stats).
+ * `npm run bench`: every part of issue #5's benchmark in one run, written to
+ * docs/BENCHMARKS.md (and docs/benchmarks/chart.svg):
  *
- * Then the slow-viewer scenarios (issue #4): 8 fast viewers and 2 slow ones, the
- * slow ones either paced to 2 MB/s by their reader, or behind a shaped veth link in
- * a network namespace (root and iproute2 only; otherwise skipped, saying why).
+ * - scenarios: camstream serving 1080p60 to 1, 10, 50, 100, 200 and 300 viewers on one
+ *   event loop, 200 and 300 again with `--workers 1` (when this build has the flag),
+ *   and 720p30 to 10 viewers;
+ * - raw: the raw loopback writer (bench/baselines/raw-writer.ts), paced and saturated;
+ * - compare: camstream beside the naive baseline and npm mjpeg-server (compare.ts);
+ * - slow: the slow-viewer mixes (slow-scenarios.ts).
  *
- *   node dist/bench/run.js [--viewers 1,10,50] [--seconds 10] [--slow paced,link]
- *     [--link-queue 400ms] [--no-write]
+ * Flags: USAGE below (`--help`). An empty list ('') skips that series. The pool micro-benchmarks and the soak run
+ * have their own scripts; their reports (docs/benchmarks/pool.md, soak.md) are
+ * included here when present.
  */
-import { writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LADDER, ladderFor } from '../src/stream/profile.js';
-import { LoadProcess, type LoadOptions } from './load-process.js';
-import { PACED_BURST_MS, percentile, type ResultMessage } from './load-protocol.js';
-import { createShapedLink, netnsUnavailable, type ShapedLink, type Shaping } from './netns.js';
-import { readCpuTimes, RssSampler, type CpuTimes } from './proc-stats.js';
-import { benchmarksDoc, markdownTable, slowViewersTable, type ScenarioFigures, type SlowRunInfo, type SlowScenarioFigures, type SlowViewerLevel } from './report.js';
-import { fetchStats, ServerProcess, type ServerStats, type ViewerStats } from './server.js';
+import { chartSvg, type ChartSeries } from './chart.js';
+import { runComparison } from './compare.js';
 import { killOnInterrupt } from './interrupt.js';
+import { benchmarksDoc, type DocInput } from './report.js';
+import { costTable, deliveryTable } from './report-tables.js';
+import { runSeries, type Row, type SeriesContext } from './series.js';
+import { camstream, camstreamHasWorkers, rawWriter } from './servers.js';
+import { slowViewersTable } from './report-slow.js';
+import { runSlowScenarios, SHAPING, SLOW_KINDS } from './slow-scenarios.js';
 
-const SOURCE = 'synthetic:1920x1080@60';
-/** Lets TCP windows, the pool and the JIT settle before measuring. */
-const WARMUP_SECONDS = 2;
-/** Pause between scenarios, so the previous generator's closing sockets are gone. */
-const SETTLE_MS = 1000;
-const RSS_INTERVAL_MS = 250;
-const READY_TIMEOUT_MS = 15_000;
-
-/** Slow-viewer scenarios: 8 + 2 viewers, warmed up until the slow ones' adaptation has settled. */
-const FAST_VIEWERS = 8;
-const SLOW_VIEWERS = 2;
-const SLOW_WARMUP_SECONDS = 8;
-const FAST_AGENT = 'camstream-bench';
-const SLOW_AGENT = 'camstream-bench-slow';
-/** 2 MB/s, as in issue #4. */
-const SLOW_RATE = 2_000_000;
-/** The paced reader's SO_RCVBUF: about what a 2 MB/s link holds in flight. */
-const PACED_RCVBUF = 64 * 1024;
-/** The adaptation ladder of SOURCE's camera (the default one, at 60 fps). */
-const SOURCE_LADDER = ladderFor(60, DEFAULT_LADDER);
-/**
- * The link: netem delay and loss, tbf at 16 mbit (2 MB/s) with the tc-tbf man page's
- * bucket; its queue (tbf `latency`, the longest a packet may wait) is --link-queue.
- */
-const SHAPING: Omit<Shaping, 'latency'> = { delay: '20ms', lossPercent: 0.1, rate: '16mbit', burst: '32kbit' };
-const PACED_NAME = `${SLOW_VIEWERS} of ${FAST_VIEWERS + SLOW_VIEWERS} at 2 MB/s (paced reader)`;
-const LINK_NAME = `${SLOW_VIEWERS} of ${FAST_VIEWERS + SLOW_VIEWERS} over a netem link (20 ms, 0.1 % loss, tbf 16 mbit)`;
-const LINK_NAME_NO_NETEM = `${SLOW_VIEWERS} of ${FAST_VIEWERS + SLOW_VIEWERS} over a tbf link (16 mbit, 0.1 % loss; no netem, so no delay)`;
-const SLOW_KINDS = ['paced', 'link'] as const;
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const LOAD_SCRIPT = fileURLToPath(new URL('./load.js', import.meta.url));
-const DOC = fileURLToPath(new URL('../../docs/BENCHMARKS.md', import.meta.url));
+const PARTS = ['scenarios', 'raw', 'compare', 'slow'] as const;
+const USAGE = `node dist/bench/run.js (npm run bench -- ...)
+  --parts scenarios,raw,compare,slow   which parts to run (default all)
+  --seconds 10                          measured window per scenario
+  --viewers 1,10,50,100,200,300         camstream 1080p60, one event loop
+  --workers-viewers 200,300             camstream 1080p60 with --workers 1
+  --hd720-viewers 10                    camstream 720p30
+  --raw-paced 10,100,300                raw writer, 60 parts/s
+  --raw-saturated 10,100                raw writer, as fast as it can
+  --compare 10,50,100                   camstream, naive and mjpeg-server side by side
+  --slow paced,link                     the slow-viewer mixes
+  --link-queue 400ms                    the link's tbf queue
+  --no-write                            print the tables, leave docs/ alone
+`;
+/** A generator busier than this (% of one core) may be what limits a row, not the server. */
+const GENERATOR_BUSY = 80;
+const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 
 const { values } = parseArgs({
   options: {
-    viewers: { type: 'string', default: '1,10,50' },
+    parts: { type: 'string', default: PARTS.join(',') },
     seconds: { type: 'string', default: '10' },
+    viewers: { type: 'string', default: '1,10,50,100,200,300' },
+    'workers-viewers': { type: 'string', default: '200,300' },
+    'hd720-viewers': { type: 'string', default: '10' },
+    'raw-paced': { type: 'string', default: '10,100,300' },
+    'raw-saturated': { type: 'string', default: '10,100' },
+    compare: { type: 'string', default: '10,50,100' },
     slow: { type: 'string', default: SLOW_KINDS.join(',') },
     'link-queue': { type: 'string', default: '400ms' },
     'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
 });
-const viewerCounts = values.viewers === '' ? [] : values.viewers.split(',').map(Number);
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
+function counts(flag: string, value: string): number[] {
+  const list = value === '' ? [] : value.split(',').map(Number);
+  if (list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${flag}: expected viewer counts such as 10,50 (or ''), got '${value}'`);
+  return list;
+}
+const parts = values.parts === '' ? [] : values.parts.split(',');
+if (parts.some((part) => !(PARTS as readonly string[]).includes(part))) throw new Error(`--parts: expected some of ${PARTS.join(',')}, got '${values.parts}'`);
 const seconds = Number(values.seconds);
-const slowKinds = values.slow === '' ? [] : values.slow.split(',');
-if (viewerCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--viewers: expected counts such as 1,10,50, got '${values.viewers}'`);
 if (!(seconds > 0)) throw new Error(`--seconds: expected a positive number, got '${values.seconds}'`);
 if (!/^\d+(?:\.\d+)?(?:ms|s|us)$/.test(values['link-queue'])) throw new Error(`--link-queue: expected a time such as 400ms, got '${values['link-queue']}'`);
-const shaping: Shaping = { ...SHAPING, latency: values['link-queue'] };
+const slowKinds = values.slow === '' ? [] : values.slow.split(',');
 if (slowKinds.some((kind) => !(SLOW_KINDS as readonly string[]).includes(kind))) throw new Error(`--slow: expected some of ${SLOW_KINDS.join(',')} (or ''), got '${values.slow}'`);
 
-/**
- * Children (and the link) to clean up if the bench itself is interrupted (a finally
- * would not run), newest first: the processes inside the namespace before it.
- */
+/** Children (and the link) to clean up if the bench itself is interrupted, when finally blocks would not run. */
 const running = killOnInterrupt();
-
 const log = (message: string): void => void process.stderr.write(`bench: ${message}\n`);
+const notes: string[] = [];
+const context: SeriesContext = { seconds, track: running, log, notes };
 
-async function runScenario(server: ServerProcess, url: string, viewers: number): Promise<ScenarioFigures> {
-  const load = new LoadProcess(LOAD_SCRIPT, url, viewers);
-  running.add(load);
-  try {
-    const ready = await load.waitForReady(READY_TIMEOUT_MS);
-    if (ready.failed > 0) log(`${ready.failed} of ${viewers} viewers failed to connect`);
-    await sleep(WARMUP_SECONDS * 1000);
-
-    const statsBefore = await fetchStats(url);
-    const cpuBefore = readCpuTimes(server.pid);
-    const t0 = performance.now();
-    load.start();
-    const rss = new RssSampler(server.pid, RSS_INTERVAL_MS);
-    await sleep(seconds * 1000);
-    const cpuAfter = readCpuTimes(server.pid);
-    const window = (performance.now() - t0) / 1000;
-    const resultPromise = load.stop(READY_TIMEOUT_MS);
-    const statsAfter = await fetchStats(url);
-    const rssBytes = rss.stop();
-    const result = await resultPromise;
-
-    const delta = (pick: (stats: ServerStats) => number): number => pick(statsAfter) - pick(statsBefore);
-    const framesSent = delta((s) => s.cameras[0]?.framesSent ?? 0);
-    const hits = delta((s) => s.pool.hits);
-    const misses = delta((s) => s.pool.misses);
-    const fps = result.viewers.map((v) => v.fps).sort((a, b) => a - b);
-    const frames = result.viewers.reduce((sum, v) => sum + v.frames, 0);
-    const percent = (secondsOfCpu: number): number => (secondsOfCpu / window) * 100;
-    return {
-      viewers,
-      cpu: {
-        total: percent(cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system),
-        user: percent(cpuAfter.user - cpuBefore.user),
-        system: percent(cpuAfter.system - cpuBefore.system),
-      },
-      rssMB: { steady: rssBytes.steady / 2 ** 20, peak: rssBytes.peak / 2 ** 20 },
-      fps: { min: fps[0] ?? Number.NaN, median: percentile(fps, 50) },
-      // The stats requests bracket the CPU window by a few ms; over seconds that is noise.
-      captureFps: delta((s) => s.cameras[0]?.framesCaptured ?? 0) / window,
-      drops: { server: delta((s) => s.cameras[0]?.drops.total ?? 0), clientGaps: result.viewers.reduce((sum, v) => sum + v.gaps, 0) },
-      latencyMs: result.latencyMs,
-      gcPer1000Frames: (delta((s) => s.process.gcCount) / framesSent) * 1000,
-      poolHitPercent: (hits / (hits + misses)) * 100,
-      loadCpuPercent: result.cpu.total,
-      meanJpegKB: result.viewers.reduce((sum, v) => sum + v.jpegBytes, 0) / frames / 1000,
-      failedViewers: result.viewers.filter((v) => v.error !== undefined).length,
-    };
-  } finally {
-    load.kill();
-    running.delete(load);
+async function scenarios(): Promise<Row[]> {
+  const rows = await runSeries(camstream('synthetic:1920x1080@60'), '1080p60', counts('viewers', values.viewers), context);
+  const workersViewers = counts('workers-viewers', values['workers-viewers']);
+  if (workersViewers.length > 0) {
+    if (camstreamHasWorkers()) rows.push(...(await runSeries(camstream('synthetic:1920x1080@60', '127.0.0.1', ['--workers', '1']), '1080p60', workersViewers, context)));
+    else notes.push(`Not run: ${workersViewers.join(', ')} viewers with \`--workers 1\`: this build's \`camstream --help\` has no \`--workers\`, so every row above is one event loop.`);
   }
+  rows.push(...(await runSeries(camstream('synthetic:1280x720@30'), '720p30', counts('hd720-viewers', values['hd720-viewers']), context)));
+  return rows;
 }
 
-const viewersOf = (stats: ServerStats, agent: string): ViewerStats[] => (stats.cameras[0]?.viewerList ?? []).filter((v) => v.userAgent === agent);
+async function raw(): Promise<Row[]> {
+  return [
+    ...(await runSeries(rawWriter('paced'), '1080p60', counts('raw-paced', values['raw-paced']), context)),
+    ...(await runSeries(rawWriter('saturated'), '1080p, saturated', counts('raw-saturated', values['raw-saturated']), context)),
+  ];
+}
 
-/**
- * 8 fast viewers and 2 slow ones, each group from its own generator: `slowOptions`
- * makes the slow ones slow (a paced reader, or a generator run inside the link's
- * namespace). Server-side figures come from the viewers' own /api/stats entries,
- * found by User-Agent; stats are read before the generators stop, while every
- * viewer is still listed.
- */
-async function runSlowScenario(server: ServerProcess, url: string, name: string, slowOptions: LoadOptions): Promise<SlowScenarioFigures> {
-  const loads: LoadProcess[] = [];
-  const spawnLoad = (viewers: number, options: LoadOptions): LoadProcess => {
-    const load = new LoadProcess(LOAD_SCRIPT, url, viewers, options);
-    loads.push(load);
-    running.add(load);
-    return load;
-  };
-  const spawnedMs = performance.now();
+async function slow(): Promise<Awaited<ReturnType<typeof runSlowScenarios>> | undefined> {
   try {
-    const fastLoad = spawnLoad(FAST_VIEWERS, { agent: FAST_AGENT });
-    const slowLoad = spawnLoad(SLOW_VIEWERS, { agent: SLOW_AGENT, ...slowOptions });
-    const readies = await Promise.all(loads.map((load) => load.waitForReady(READY_TIMEOUT_MS)));
-    const failed = readies.reduce((sum, ready) => sum + ready.failed, 0);
-    if (failed > 0) log(`${failed} of ${FAST_VIEWERS + SLOW_VIEWERS} viewers failed to connect`);
-    await sleep(SLOW_WARMUP_SECONDS * 1000);
-
-    const statsBefore = await fetchStats(url);
-    const cpuBefore = readCpuTimes(server.pid);
-    const t0 = performance.now();
-    for (const load of loads) load.start();
-    await sleep(seconds * 1000);
-    const cpuAfter = readCpuTimes(server.pid);
-    const t1 = performance.now();
-    const window = (t1 - t0) / 1000;
-    const statsAfter = await fetchStats(url);
-    const [fastResult, slowResult] = (await Promise.all(loads.map((load) => load.stop(READY_TIMEOUT_MS)))) as [ResultMessage, ResultMessage];
-
-    const before = new Map(viewersOf(statsBefore, FAST_AGENT).concat(viewersOf(statsBefore, SLOW_AGENT)).map((v) => [v.id, v]));
-    /** Drops of one reason over the window, summed over a group's viewers. */
-    const drops = (agent: string, reason: 'replaced' | 'adapted' | 'encoder_busy' | 'total'): number =>
-      viewersOf(statsAfter, agent).reduce((sum, v) => sum + v.drops[reason] - (before.get(v.id)?.drops[reason] ?? 0), 0);
-    const slowLevels: SlowViewerLevel[] = viewersOf(statsAfter, SLOW_AGENT).map((v) => {
-      // The level it started the window at, and every level the server logged it moving to during the window.
-      const moves = server.adaptations.filter((a) => a.viewer === v.id && a.atMs >= t0 && a.atMs <= t1);
-      const startLevel = before.get(v.id)?.level ?? v.level;
-      const levels = [startLevel, v.level, ...moves.map((a) => ladderIndex(a.maxFps, a.profile)).filter((level) => level >= 0)];
-      // Time at each level over the window, from the logged moves.
-      const timeAt = new Map<number, number>();
-      let level = startLevel;
-      let since = t0;
-      for (const move of [...moves, undefined]) {
-        const until = move?.atMs ?? t1;
-        timeAt.set(level, (timeAt.get(level) ?? 0) + until - since);
-        if (move !== undefined) {
-          level = ladderIndex(move.maxFps, move.profile);
-          since = move.atMs;
-        }
-      }
-      const [mainLevel, mainMs] = [...timeAt].reduce((best, entry) => (entry[1] > best[1] ? entry : best));
-      return {
-        level: v.level,
-        maxFps: v.maxFps,
-        profile: v.profile,
-        minLevel: Math.min(...levels),
-        maxLevel: Math.max(...levels),
-        changes: moves.length,
-        mainLevel,
-        mainShare: mainMs / (t1 - t0),
-      };
-    });
-    for (const v of viewersOf(statsAfter, SLOW_AGENT)) {
-      const at = (ms: number): string => `${((ms - spawnedMs) / 1000).toFixed(1)} s`;
-      const moves = server.adaptations.filter((a) => a.viewer === v.id).map((a) => `${at(a.atMs)} L${ladderIndex(a.maxFps, a.profile)}`);
-      log(`slow viewer ${v.id} moved at ${moves.join(', ') || 'no time'} (window ${at(t0)}–${at(t1)})`);
-    }
-    const fastFps = fastResult.viewers.map((v) => v.fps).sort((a, b) => a - b);
-    return {
-      name,
-      cpu: cpuPercent(cpuBefore, cpuAfter, window),
-      captureFps: ((statsAfter.cameras[0]?.framesCaptured ?? 0) - (statsBefore.cameras[0]?.framesCaptured ?? 0)) / window,
-      fast: {
-        viewers: FAST_VIEWERS,
-        fps: { min: fastFps[0] ?? Number.NaN, median: percentile(fastFps, 50) },
-        drops: { server: drops(FAST_AGENT, 'total'), clientGaps: fastResult.viewers.reduce((sum, v) => sum + v.gaps, 0) },
-        latencyMs: fastResult.latencyMs,
-        failed: fastResult.viewers.filter((v) => v.error !== undefined).length,
-      },
-      slow: {
-        viewers: SLOW_VIEWERS,
-        fps: slowResult.viewers.map((v) => v.fps),
-        megabytesPerSecond: slowResult.viewers.map((v) => v.bytes / slowResult.seconds / 1e6),
-        levels: slowLevels,
-        latencyMs: slowResult.latencyMs,
-        drops: { replaced: drops(SLOW_AGENT, 'replaced'), adapted: drops(SLOW_AGENT, 'adapted'), encoder_busy: drops(SLOW_AGENT, 'encoder_busy') },
-        failed: slowResult.viewers.filter((v) => v.error !== undefined).length,
-      },
-    };
-  } finally {
-    for (const load of loads) {
-      load.kill();
-      running.delete(load);
-    }
-  }
-}
-
-/** The default ladder's level with this cap and profile (-1 if none: the camera's ladder is configured otherwise). */
-function ladderIndex(maxFps: number | null, profile: string): number {
-  return SOURCE_LADDER.findIndex((level) => (level.maxFps ?? null) === maxFps && level.profile === profile);
-}
-
-function cpuPercent(before: CpuTimes, after: CpuTimes, windowSeconds: number): { total: number; user: number; system: number } {
-  const percent = (secondsOfCpu: number): number => (secondsOfCpu / windowSeconds) * 100;
-  return {
-    total: percent(after.user + after.system - before.user - before.system),
-    user: percent(after.user - before.user),
-    system: percent(after.system - before.system),
-  };
-}
-
-/** Starts a server on `host`, has it start its camera, runs `body`, and stops it (by PID) whatever happens. */
-async function withServer<T>(host: string, body: (server: ServerProcess, url: string) => Promise<T>): Promise<T> {
-  const server = ServerProcess.spawn(ROOT, ['--source', SOURCE, '--host', host, '--port', '0', '--log-level', 'info']);
-  const handle = { kill: () => process.kill(server.pid, 'SIGKILL') };
-  running.add(handle);
-  try {
-    const url = await server.waitForUrl();
-    log(`server ${server.pid} listening at ${url}`);
-    // Cameras start on demand: a snapshot starts this one (and its frame rendering)
-    // before anything is measured.
-    const first = await fetch(`${url}/snapshot`);
-    if (first.status !== 200) throw new Error(`the camera delivered no frame: ${first.status} ${await first.text()}`);
-    return await body(server, url);
-  } finally {
-    await server.stop();
-    running.delete(handle);
-    for (const problem of server.problems) log(`server ${server.pid} logged: ${problem}`);
-  }
-}
-
-/** The link scenario, on its own server listening on the veth's host address; undefined (and a reason) when it cannot run here. */
-async function runLinkScenario(skipped: SlowRunInfo['skipped']): Promise<{ figures: SlowScenarioFigures; link: SlowRunInfo['link'] } | undefined> {
-  const unavailable = netnsUnavailable();
-  if (unavailable !== undefined) {
-    skipped.push({ name: LINK_NAME, reason: unavailable });
-    log(`skipped "${LINK_NAME}": ${unavailable}`);
-    return undefined;
-  }
-  let link: ShapedLink;
-  try {
-    link = createShapedLink(shaping);
+    return await runSlowScenarios({ seconds, shaping: { ...SHAPING, latency: values['link-queue'] }, running, log }, slowKinds);
   } catch (error) {
-    const reason = `could not set up the namespace and link: ${(error as Error).message}`;
-    skipped.push({ name: LINK_NAME, reason });
-    log(`skipped "${LINK_NAME}": ${reason}`);
+    notes.push(`The slow-viewer scenarios failed: ${error instanceof Error ? error.message : String(error)}`);
+    log(notes.at(-1) as string);
+    process.exitCode = 1;
     return undefined;
   }
-  const linkHandle = { kill: () => link.destroy() };
-  running.add(linkHandle);
-  try {
-    const name = link.netem ? LINK_NAME : LINK_NAME_NO_NETEM;
-    log(`link: namespace ${link.namespace}, ${link.hostAddress} ↔ ${link.peerAddress}: ${link.shapedWith}`);
-    if (!link.netem) log('this kernel has no sch_netem: the link has the rate and the loss, not the delay');
-    const figures = await withServer(link.hostAddress, async (server, url) => {
-      log(`"${name}": ${SLOW_WARMUP_SECONDS} s warm-up, ${seconds} s measured`);
-      return runSlowScenario(server, url, name, { wrapper: link.wrapper });
-    });
-    log(`link qdiscs after the scenario:\n${link.qdiscStats()}`);
-    return { figures, link: { shapedWith: link.shapedWith, netem: link.netem } };
-  } finally {
-    link.destroy();
-    running.delete(linkHandle);
-  }
+}
+
+/** One line per server: camstream's own scenarios (one loop, and with workers), the baselines, the paced raw writer. */
+function chartSeries(input: DocInput): ChartSeries[] {
+  const all = [...input.scenarios.filter((row) => row.source === '1080p60'), ...input.compare.filter((row) => row.server !== 'camstream'), ...input.raw.filter((row) => row.server === 'raw paced')];
+  const names = [...new Set(all.map((row) => row.server))];
+  return names.map((name) => ({
+    name,
+    points: all.filter((row) => row.server === name).map((row) => ({ viewers: row.figures.viewers, cpuPerViewer: row.figures.cpu.total / row.figures.viewers, p99Ms: row.figures.latencyMs.p99 })),
+  }));
 }
 
 async function main(): Promise<void> {
-  const date = new Date().toISOString();
-  const rows: ScenarioFigures[] = [];
-  const slowRows: SlowScenarioFigures[] = [];
-  const slowRun: SlowRunInfo = {
-    warmupSeconds: SLOW_WARMUP_SECONDS,
+  const input: DocInput = {
+    date: new Date().toISOString(),
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     seconds,
-    fastAgent: FAST_AGENT,
-    slowAgent: SLOW_AGENT,
-    pacedRate: SLOW_RATE,
-    pacedBurstMs: PACED_BURST_MS,
-    pacedRcvbuf: PACED_RCVBUF,
-    linkPlan: `\`netem delay ${shaping.delay} loss ${shaping.lossPercent}%\` and, as its child, \`tbf rate ${shaping.rate} burst ${shaping.burst} latency ${shaping.latency}\``,
-    plannedDelay: shaping.delay,
-    link: undefined,
-    skipped: [],
+    scenarios: parts.includes('scenarios') ? await scenarios() : [],
+    raw: parts.includes('raw') ? await raw() : [],
+    compare: parts.includes('compare') ? await runComparison(counts('compare', values.compare), context) : [],
+    slow: parts.includes('slow') && slowKinds.length > 0 ? await slow() : undefined,
+    notes,
+    chart: undefined,
+    included: [
+      { title: 'Buffer pool micro-benchmarks', path: `${DOCS}benchmarks/pool.md` },
+      { title: 'Soak', path: `${DOCS}benchmarks/soak.md` },
+    ],
   };
-  const loopback = viewerCounts.length > 0 || slowKinds.includes('paced');
-  if (loopback) await withServer('127.0.0.1', async (server, url) => {
-    for (const [index, viewers] of viewerCounts.entries()) {
-      if (index > 0) await sleep(SETTLE_MS);
-      log(`${viewers} viewer(s): ${WARMUP_SECONDS} s warm-up, ${seconds} s measured`);
-      rows.push(await runScenario(server, url, viewers));
-    }
-    if (slowKinds.includes('paced')) {
-      if (viewerCounts.length > 0) await sleep(SETTLE_MS);
-      log(`"${PACED_NAME}": ${SLOW_WARMUP_SECONDS} s warm-up, ${seconds} s measured`);
-      slowRows.push(await runSlowScenario(server, url, PACED_NAME, { rate: SLOW_RATE, rcvbuf: PACED_RCVBUF }));
-    }
-  });
-  if (slowKinds.includes('link')) {
-    const ran = await runLinkScenario(slowRun.skipped);
-    if (ran !== undefined) {
-      slowRows.push(ran.figures);
-      slowRun.link = ran.link;
-    }
+  const loopback = [...input.scenarios, ...input.raw, ...input.compare];
+  for (const row of loopback.filter((r) => r.figures.load.busiest > GENERATOR_BUSY)) {
+    notes.push(`${row.server}, ${row.source}, ${row.figures.viewers} viewers: a load generator used ${row.figures.load.busiest.toFixed(0)} % of a core, so it may have limited that row.`);
   }
-
-  if (rows.length > 0) process.stdout.write(`${markdownTable(rows)}\n\n`);
-  if (slowRows.length > 0) process.stdout.write(`${slowViewersTable(slowRows)}\n`);
-  for (const row of slowRows) {
-    if (row.fast.drops.server > 0) log(`"${row.name}": the fast viewers lost ${row.fast.drops.server} frames on the server; they should lose none`);
+  if (loopback.length > 0) process.stdout.write(`${deliveryTable(loopback)}\n\n${costTable(loopback)}\n\n`);
+  if (input.slow !== undefined && input.slow.rows.length > 0) process.stdout.write(`${slowViewersTable(input.slow.rows)}\n\n`);
+  if (values['no-write']) return;
+  const series = chartSeries(input);
+  if (series.length > 0) {
+    mkdirSync(`${DOCS}benchmarks`, { recursive: true });
+    writeFileSync(`${DOCS}benchmarks/chart.svg`, chartSvg(series));
+    input.chart = 'benchmarks/chart.svg';
   }
-  if (!values['no-write']) {
-    writeFileSync(DOC, benchmarksDoc(rows, { source: SOURCE, seconds, warmupSeconds: WARMUP_SECONDS, rssIntervalMs: RSS_INTERVAL_MS, date }, slowRows, slowRun));
-    log(`wrote ${DOC}`);
-  }
+  writeFileSync(`${DOCS}BENCHMARKS.md`, benchmarksDoc(input));
+  log(`wrote ${DOCS}BENCHMARKS.md`);
 }
 
 try {

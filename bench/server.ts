@@ -1,13 +1,26 @@
 /**
- * The server under test: a child `node dist/src/cli/main.js` process, found by its
- * "camstream listening" log line, and its /api/stats figures.
+ * A server under test as a child process: camstream (`node dist/src/cli/main.js`),
+ * a baseline or the raw writer, found by its listening log line; and camstream's
+ * /api/stats figures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { LISTENING_MSG } from './baselines/common.js';
 
-/** The synthetic camera renders its JPEG ring before listening (a few seconds at 1080p). */
-const START_TIMEOUT_MS = 30_000;
+/** What to run: a script under node, with node's own arguments (the alloc probe) and extra environment. */
+export interface ServerSpec {
+  script: string;
+  args?: readonly string[];
+  nodeArgs?: readonly string[];
+  env?: Readonly<Record<string, string>>;
+}
+
+/** camstream's listening line, and the baselines' and raw writer's. */
+const LISTENING_MESSAGES: readonly unknown[] = ['camstream listening', LISTENING_MSG];
+
+/** camstream and the baselines render their JPEG ring before listening (a few seconds at 1080p, longer on a busy machine). */
+const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 3_000;
 
 /** Frames not sent to a viewer, by reason (src/metrics/drop-counters.ts). */
@@ -76,19 +89,23 @@ export class ServerProcess {
   }
 
   /** Spawns the server; call waitForUrl() next and stop() in a finally. */
-  static spawn(root: string, args: readonly string[]): ServerProcess {
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  static spawn(root: string, spec: ServerSpec): ServerProcess {
+    const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script, ...(spec.args ?? [])], {
+      cwd: root,
+      env: { ...process.env, ...spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (child.pid === undefined) throw new Error('could not start the server process');
     return new ServerProcess(child, child.pid);
   }
 
   /**
-   * Resolves with the URL from the "camstream listening" line. Keeps reading stdout
+   * Resolves with the URL from the listening line. Keeps reading stdout
    * afterwards: pino writes synchronously, so an unread pipe would stall the server.
    */
   waitForUrl(): Promise<string> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the server did not log "camstream listening" within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new Error(`the server did not log that it listens within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
       this.child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`the server exited (code ${code}) before listening: ${this.stderr.trim()}`));
@@ -109,7 +126,7 @@ export class ServerProcess {
           return;
         }
         if (typeof entry.level === 'number' && entry.level >= 40) this.problems.push(line);
-        if (entry.msg === 'camstream listening' && typeof entry.url === 'string') {
+        if (LISTENING_MESSAGES.includes(entry.msg) && typeof entry.url === 'string') {
           clearTimeout(timer);
           resolve(entry.url);
         }
@@ -117,12 +134,17 @@ export class ServerProcess {
     });
   }
 
+  /** SIGKILL by PID if it is still running (when the bench is interrupted). */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(this.pid, 'SIGKILL');
+  }
+
   /** SIGTERM by PID, SIGKILL if it has not exited in time. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = once(this.child, 'exit');
     process.kill(this.pid, 'SIGTERM');
-    const timer = setTimeout(() => process.kill(this.pid, 'SIGKILL'), STOP_TIMEOUT_MS);
+    const timer = setTimeout(() => this.kill(), STOP_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
   }

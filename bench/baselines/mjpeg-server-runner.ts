@@ -15,7 +15,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
-import { listen, serveStats, startSyntheticSource, watchGc } from './common.js';
+import { listen, startSyntheticSource } from './common.js';
 
 interface MjpegReqHandler extends Writable {
   close(): void;
@@ -25,20 +25,15 @@ interface MjpegServerModule {
 }
 const mjpegServer = createRequire(import.meta.url)('mjpeg-server') as MjpegServerModule;
 
-watchGc();
 const handlers = new Set<MjpegReqHandler>();
-const counters = { partsWritten: 0, framesPublished: 0, viewers: 0 };
 
 const source = await startSyntheticSource((frame) => {
-  counters.framesPublished++;
   for (const handler of handlers) {
     handler.write(frame.data);
-    counters.partsWritten++;
   }
 });
 
 const server = createServer((req, res) => {
-  if (serveStats(req, res, { ...counters, viewers: handlers.size })) return;
   if (req.url !== '/stream') {
     res.writeHead(404).end();
     return;

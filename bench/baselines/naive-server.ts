@@ -16,18 +16,15 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import { FIRST_BOUNDARY, PART_TRAILER, partHeader, STREAM_CONTENT_TYPE } from '../../src/frame/multipart.js';
-import { listen, serveStats, startSyntheticSource, watchGc, type PublishedFrame } from './common.js';
+import { listen, startSyntheticSource, type PublishedFrame } from './common.js';
 
 const POLL_MS = 33;
 
-watchGc();
 const viewers = new Set<ServerResponse>();
-const counters = { partsWritten: 0, framesPublished: 0, viewers: 0 };
 let latest: PublishedFrame | undefined;
 
 const source = await startSyntheticSource((frame) => {
   latest = frame;
-  counters.framesPublished++;
 });
 
 let lastSent = -1;
@@ -40,12 +37,10 @@ const poller = setInterval(() => {
     // A new buffer per viewer per frame, written without regard to backpressure.
     const part = Buffer.concat([Buffer.from(partHeader(frame.data.length, frame.wallMicros, frame.sequence), 'latin1'), frame.data, PART_TRAILER]);
     res.write(part);
-    counters.partsWritten++;
   }
 }, POLL_MS);
 
 const server = createServer((req, res) => {
-  if (serveStats(req, res, { ...counters, viewers: viewers.size })) return;
   if (req.url !== '/stream') {
     res.writeHead(404).end();
     return;

@@ -1,0 +1,78 @@
+/**
+ * The servers the bench runs, each a child process with the alloc probe preloaded,
+ * and `withServer`, which starts one, runs a body against it and always stops it.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { AllocProbe } from './alloc-snapshots.js';
+import { ServerProcess, type ServerSpec } from './server.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CAMSTREAM_SCRIPT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const baseline = (file: string): string => fileURLToPath(new URL(`./baselines/${file}`, import.meta.url));
+
+/** A server to run: what to spawn, a name for logs and tables, and how to have it start its camera. */
+export interface ServerKind {
+  name: string;
+  spec: ServerSpec;
+  /** Resolves once the server delivers frames (camstream starts cameras on demand). */
+  warmUp(url: string): Promise<void>;
+  /** camstream answers /api/stats (capture rate, drops, pool); the others do not. */
+  hasApiStats: boolean;
+}
+
+const noWarmUp = async (): Promise<void> => undefined;
+
+export function camstream(source: string, host = '127.0.0.1', extraArgs: readonly string[] = []): ServerKind {
+  return {
+    name: ['camstream', ...extraArgs].join(' '),
+    hasApiStats: true,
+    spec: { script: CAMSTREAM_SCRIPT, args: ['--source', source, '--host', host, '--port', '0', '--log-level', 'info', ...extraArgs] },
+    // A snapshot starts the camera (and its frame rendering) before anything is measured.
+    warmUp: async (url) => {
+      const first = await fetch(`${url}/snapshot`);
+      if (first.status !== 200) throw new Error(`the camera delivered no frame: ${first.status} ${await first.text()}`);
+      await first.arrayBuffer();
+    },
+  };
+}
+
+export const NAIVE: ServerKind = { name: 'naive', spec: { script: baseline('naive-server.js') }, warmUp: noWarmUp, hasApiStats: false };
+export const MJPEG_SERVER: ServerKind = { name: 'mjpeg-server', spec: { script: baseline('mjpeg-server-runner.js') }, warmUp: noWarmUp, hasApiStats: false };
+export function rawWriter(mode: 'paced' | 'saturated'): ServerKind {
+  return { name: `raw ${mode}`, spec: { script: baseline('raw-writer.js'), args: ['--mode', mode] }, warmUp: noWarmUp, hasApiStats: false };
+}
+
+/** Whether this camstream build has `--workers` (a second event loop serving viewers). */
+export function camstreamHasWorkers(): boolean {
+  const help = execFileSync(process.execPath, [CAMSTREAM_SCRIPT, '--help'], { encoding: 'utf8' });
+  return /--workers\b/.test(help);
+}
+
+export interface RunningServer {
+  server: ServerProcess;
+  url: string;
+  probe: AllocProbe;
+}
+
+/**
+ * Starts `kind` with the alloc probe, waits for its URL and first frame, runs
+ * `body`, and stops it (by PID) whatever happens. `track` registers it for cleanup
+ * on interrupt; its warnings are logged when it stops.
+ */
+export async function withServer<T>(kind: ServerKind, track: Set<{ kill(): void }>, log: (message: string) => void, body: (running: RunningServer) => Promise<T>): Promise<T> {
+  const probe = new AllocProbe();
+  const server = ServerProcess.spawn(ROOT, { ...kind.spec, nodeArgs: [...probe.nodeArgs, ...(kind.spec.nodeArgs ?? [])], env: { ...probe.env, ...kind.spec.env } });
+  track.add(server);
+  try {
+    const url = await server.waitForUrl();
+    log(`${kind.name} (pid ${server.pid}) listening at ${url}`);
+    await kind.warmUp(url);
+    return await body({ server, url, probe });
+  } finally {
+    await server.stop();
+    track.delete(server);
+    probe.remove();
+    for (const problem of server.problems) log(`${kind.name} (pid ${server.pid}) logged: ${problem}`);
+  }
+}
