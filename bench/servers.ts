@@ -3,12 +3,15 @@
  * and `withServer`, which starts one, runs a body against it and always stops it.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AllocProbe } from './alloc-snapshots.js';
 import { ServerProcess, type ServerSpec } from './server.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CAMSTREAM_SCRIPT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** The node flags camstream's executable runs with: its shebang's (`#!/usr/bin/env -S node --flag …`). */
+const CAMSTREAM_NODE_FLAGS: readonly string[] = (readFileSync(CAMSTREAM_SCRIPT, 'utf8').split('\n', 1)[0] ?? '').split(/\s+/).slice(3);
 const baseline = (file: string): string => fileURLToPath(new URL(`./baselines/${file}`, import.meta.url));
 
 /** A server to run: what to spawn, a name for logs and tables, and how to have it start its camera. */
@@ -27,7 +30,7 @@ export function camstream(source: string, host = '127.0.0.1', extraArgs: readonl
   return {
     name: ['camstream', ...extraArgs].join(' '),
     hasApiStats: true,
-    spec: { script: CAMSTREAM_SCRIPT, args: ['--source', source, '--host', host, '--port', '0', '--log-level', 'info', ...extraArgs] },
+    spec: { script: CAMSTREAM_SCRIPT, nodeArgs: CAMSTREAM_NODE_FLAGS, args: ['--source', source, '--host', host, '--port', '0', '--log-level', 'info', ...extraArgs] },
     // A snapshot starts the camera (and its frame rendering) before anything is measured.
     warmUp: async (url) => {
       const first = await fetch(`${url}/snapshot`);

@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --v8-pool-size=1
+// --v8-pool-size=1: one V8 background thread (GC, compilation) instead of four.
+// camstream allocates almost nothing per frame, so the other three only cost
+// memory (their stacks and malloc arenas, about 4 MB of RSS). `npm start` passes
+// the same flag, and the bench reads it from this line.
 import { CamstreamError } from '../frame/index.js';
 import { createCamstream } from '../camstream.js';
 import { VERSION } from '../version.js';
