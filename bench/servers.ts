@@ -10,8 +10,17 @@ import { ServerProcess, type ServerSpec } from './server.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CAMSTREAM_SCRIPT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-/** The node flags camstream's executable runs with: its shebang's (`#!/usr/bin/env -S node --flag …`). */
-const CAMSTREAM_NODE_FLAGS: readonly string[] = (readFileSync(CAMSTREAM_SCRIPT, 'utf8').split('\n', 1)[0] ?? '').split(/\s+/).slice(3);
+/**
+ * The environment and node flags camstream's executable runs with, from its
+ * shebang (`#!/usr/bin/env -S NAME=value … node --flag …`), so the bench runs it as
+ * a user's `camstream` runs.
+ */
+const CAMSTREAM_LAUNCH = ((): { env: Record<string, string>; nodeArgs: string[] } => {
+  const words = (readFileSync(CAMSTREAM_SCRIPT, 'utf8').split('\n', 1)[0] ?? '').split(/\s+/).slice(2);
+  const node = words.indexOf('node');
+  const env = Object.fromEntries(words.slice(0, Math.max(0, node)).map((word) => word.split('=', 2) as [string, string]));
+  return { env, nodeArgs: node < 0 ? [] : words.slice(node + 1) };
+})();
 const baseline = (file: string): string => fileURLToPath(new URL(`./baselines/${file}`, import.meta.url));
 
 /** A server to run: what to spawn, a name for logs and tables, and how to have it start its camera. */
@@ -30,7 +39,7 @@ export function camstream(source: string, host = '127.0.0.1', extraArgs: readonl
   return {
     name: ['camstream', ...extraArgs].join(' '),
     hasApiStats: true,
-    spec: { script: CAMSTREAM_SCRIPT, nodeArgs: CAMSTREAM_NODE_FLAGS, args: ['--source', source, '--host', host, '--port', '0', '--log-level', 'info', ...extraArgs] },
+    spec: { script: CAMSTREAM_SCRIPT, nodeArgs: CAMSTREAM_LAUNCH.nodeArgs, env: CAMSTREAM_LAUNCH.env, args: ['--source', source, '--host', host, '--port', '0', '--log-level', 'info', ...extraArgs] },
     // A snapshot starts the camera (and its frame rendering) before anything is measured.
     warmUp: async (url) => {
       const first = await fetch(`${url}/snapshot`);

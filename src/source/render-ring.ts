@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RenderOptions } from './synthetic-frames.js';
 
@@ -6,45 +9,18 @@ const CHILD = fileURLToPath(new URL('./synthetic-render-child.js', import.meta.u
 
 /**
  * Renders the synthetic ring in a child process (see synthetic-render-child.ts for
- * why). The child prints each JPEG behind its 4-byte length; each is copied as it
- * arrives into memory from `store` (by default a buffer of its own), so no chunk of
- * the output outlives its 'data' event: chunks kept until the end would survive
- * into V8's old generation and hold megabytes of RSS until a full GC, which a
- * server allocating almost nothing may not run for a long time.
+ * why). The child writes each JPEG behind its 4-byte length to a file in a fresh
+ * temporary folder; this process then reads each one straight into memory from
+ * `store` (by default a buffer of its own) and removes the folder. Reading from a
+ * pipe instead would leave ~8 MB of 64 KiB chunks (at 1080p) for the GC, which a
+ * server allocating almost nothing per frame may not collect for seconds.
  */
 export function renderRingInChild(options: RenderOptions, store: (length: number) => Buffer = Buffer.allocUnsafeSlow): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const frames: Buffer[] = [];
-    const lengthBytes = Buffer.alloc(4);
-    let lengthFilled = 0;
-    let target: Buffer | undefined;
-    let filled = 0;
+  const dir = mkdtempSync(join(tmpdir(), 'camstream-ring-'));
+  const file = join(dir, 'ring');
+  return new Promise<Buffer[]>((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, JSON.stringify(options), file], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      for (let offset = 0; offset < chunk.length; ) {
-        if (target === undefined) {
-          const take = Math.min(4 - lengthFilled, chunk.length - offset);
-          chunk.copy(lengthBytes, lengthFilled, offset, offset + take);
-          lengthFilled += take;
-          offset += take;
-          if (lengthFilled === 4) {
-            target = store(lengthBytes.readUInt32BE(0));
-            filled = 0;
-            lengthFilled = 0;
-          }
-          continue;
-        }
-        const take = Math.min(target.length - filled, chunk.length - offset);
-        chunk.copy(target, filled, offset, offset + take);
-        filled += take;
-        offset += take;
-        if (filled === target.length) {
-          frames.push(target);
-          target = undefined;
-        }
-      }
-    });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', reject);
     child.once('close', (code) => {
@@ -52,11 +28,31 @@ export function renderRingInChild(options: RenderOptions, store: (length: number
         reject(new Error(`rendering the synthetic frames failed (exit ${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`));
         return;
       }
-      if (frames.length !== options.count || target !== undefined) {
-        reject(new Error(`rendering the synthetic frames produced ${frames.length} of ${options.count} frames`));
-        return;
+      try {
+        const frames = readRing(file, store);
+        if (frames.length !== options.count) throw new Error(`rendering the synthetic frames produced ${frames.length} of ${options.count} frames`);
+        resolve(frames);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
       }
-      resolve(frames);
     });
-  });
+  }).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+/** The ring file's JPEGs, each read into its own `store` buffer. */
+function readRing(file: string, store: (length: number) => Buffer): Buffer[] {
+  const fd = openSync(file, 'r');
+  try {
+    const frames: Buffer[] = [];
+    const length = Buffer.alloc(4);
+    for (let position = 0; readSync(fd, length, 0, 4, position) === 4; ) {
+      const target = store(length.readUInt32BE(0));
+      if (readSync(fd, target, 0, target.length, position + 4) !== target.length) throw new Error('the synthetic ring file ends inside a frame');
+      frames.push(target);
+      position += 4 + target.length;
+    }
+    return frames;
+  } finally {
+    closeSync(fd);
+  }
 }
