@@ -11,6 +11,36 @@ export interface FrameMemory {
   retain(): unknown;
   release(): void;
 }
+
+/**
+ * Frame memory that is not a PooledBuffer: a plain count of holders, and a hook for
+ * when the last one lets go (RingSlot, RelayedMemory).
+ */
+export class CountedMemory implements FrameMemory {
+  readonly bytes: Buffer;
+  private refs: number;
+
+  constructor(bytes: Buffer, holders: number) {
+    this.bytes = bytes;
+    this.refs = holders;
+  }
+
+  get refCount(): number {
+    return this.refs;
+  }
+
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (--this.refs === 0) this.lastReleased();
+  }
+
+  /** Called when the count drops to 0. */
+  protected lastReleased(): void {}
+}
 import { FrameSizeError } from './errors.js';
 import { HEADER_SPACE, PART_TRAILER, writePartHeader } from './multipart.js';
 

@@ -1,6 +1,6 @@
 export { BufferPool, PooledBuffer, CLASS_SIZES, MIN_CLASS_SIZE, MAX_CLASS_SIZE, classIndexFor } from './buffer-pool.js';
 export type { BufferPoolOptions, PoolStats } from './buffer-pool.js';
-export { Frame, FrameFactory, captureTimeNow } from './frame.js';
+export { CountedMemory, Frame, FrameFactory, captureTimeNow } from './frame.js';
 export type { CaptureTime, FrameMemory } from './frame.js';
 export { BOUNDARY, STREAM_CONTENT_TYPE, PART_TRAILER, FIRST_BOUNDARY, HEADER_SPACE, formatTimestamp, partHeader, writePartHeader } from './multipart.js';
 export { CamstreamError, BufferOwnershipError, FrameSizeError } from './errors.js';

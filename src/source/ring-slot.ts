@@ -1,4 +1,4 @@
-import { Frame, type FrameMemory, type FrameFactory } from '../frame/index.js';
+import { CountedMemory, Frame, type FrameFactory } from '../frame/index.js';
 
 /**
  * One frame of a source's ring (the synthetic camera's): its JPEG sits in memory
@@ -7,35 +7,20 @@ import { Frame, type FrameMemory, type FrameFactory } from '../frame/index.js';
  * who still sends it; it is reused only when nobody does, and otherwise its JPEG
  * is copied into a pooled buffer, as before.
  */
-export class RingSlot implements FrameMemory {
-  readonly bytes: Buffer;
+export class RingSlot extends CountedMemory {
   readonly jpegLength: number;
   /** Where the JPEG goes: write it here once. */
   readonly jpeg: Buffer;
-  private refs = 0;
 
   constructor(frames: FrameFactory, jpegLength: number) {
-    this.bytes = frames.unpooled(jpegLength);
+    super(frames.unpooled(jpegLength), 0);
     this.jpegLength = jpegLength;
     this.jpeg = this.bytes.subarray(Frame.JPEG_OFFSET, Frame.JPEG_OFFSET + jpegLength);
   }
 
-  get refCount(): number {
-    return this.refs;
-  }
-
-  retain(): this {
-    this.refs++;
-    return this;
-  }
-
-  release(): void {
-    this.refs--;
-  }
-
   /** This lap's frame of the slot: the slot itself when free, else a pooled copy. */
   publishable(frames: FrameFactory): Frame {
-    if (this.refs === 0) return frames.seal(this.retain(), this.jpegLength);
+    if (this.refCount === 0) return frames.seal(this.retain(), this.jpegLength);
     return frames.fromJpeg(this.jpeg);
   }
 }

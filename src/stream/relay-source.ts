@@ -1,4 +1,4 @@
-import type { Frame, FrameMemory } from '../frame/index.js';
+import { CountedMemory, type Frame } from '../frame/index.js';
 import type { Source, SourceContext } from '../source/index.js';
 
 /**
@@ -7,29 +7,18 @@ import type { Source, SourceContext } from '../source/index.js';
  * main thread holds one reference for this loop; when the last holder here
  * releases, `onLastRelease(id)` tells it to drop that reference.
  */
-export class RelayedMemory implements FrameMemory {
-  readonly bytes: Buffer;
-  private refs = 1;
-
+export class RelayedMemory extends CountedMemory {
   constructor(
     memory: SharedArrayBuffer,
     private readonly id: number,
     private readonly onLastRelease: (id: number) => void,
   ) {
-    this.bytes = Buffer.from(memory);
+    // One holder: the frame made over it, which its publisher hands on.
+    super(Buffer.from(memory), 1);
   }
 
-  get refCount(): number {
-    return this.refs;
-  }
-
-  retain(): this {
-    this.refs++;
-    return this;
-  }
-
-  release(): void {
-    if (--this.refs === 0) this.onLastRelease(this.id);
+  protected override lastReleased(): void {
+    this.onLastRelease(this.id);
   }
 }
 
