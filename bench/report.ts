@@ -74,7 +74,7 @@ ${machineDescription()}
   (\`node dist/bench/run.js --help\` lists every flag). Run it on an otherwise idle machine:
   the load generators share its cores with the server.
 ${notes === '' ? '' : `\n${notes}\n`}`,
-    input.scenarios.length === 0 ? '' : `## Targets\n\n${targetsTable(input.scenarios, input.compare)}\n`,
+    input.scenarios.length === 0 ? '' : `## Targets\n\n${targetsTable(input.scenarios, input.compare, input.raw)}\n`,
     input.scenarios.length === 0
       ? ''
       : `## camstream on loopback
@@ -140,7 +140,9 @@ processes that parse every part (bench/mjpeg-parser.ts), against one server.
   \`--no-concurrent-array-buffer-sweeping\`, so freed Buffers are accounted in the pause
   they belong to. Node 20 runs \`--import\` preloads in the main thread only, so for
   \`camstream --workers 1\` these cover the main thread, not the viewer loop's thread. **Pool hits %**: pooled-buffer acquisitions served without allocating
-  (– when the server acquired none in the window).
+  (– when the server acquired none in the window: the synthetic camera publishes its
+  ring's frames in place, from slots of its own, and takes a pooled buffer only for a
+  slot still being sent a lap later, which viewers that keep up never cause).
 - **Load gen CPU %** is the generators' own CPU, all together (% of one core), with how
   many processes and the busiest one's: when one nears 100 %, the generator, not the
   server, limits the figures.

@@ -135,6 +135,7 @@ async function main(): Promise<void> {
     notes,
     chart: undefined,
     included: [
+      { title: 'Where the CPU and memory go', path: `${DOCS}benchmarks/profile.md` },
       { title: 'Buffer pool micro-benchmarks', path: `${DOCS}benchmarks/pool.md` },
       { title: 'Soak', path: `${DOCS}benchmarks/soak.md` },
     ],
