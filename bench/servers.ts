@@ -15,7 +15,7 @@ const CAMSTREAM_SCRIPT = fileURLToPath(new URL('../src/cli/main.js', import.meta
  * shebang (`#!/usr/bin/env -S NAME=value … node --flag …`), so the bench runs it as
  * a user's `camstream` runs.
  */
-const CAMSTREAM_LAUNCH = ((): { env: Record<string, string>; nodeArgs: string[] } => {
+export const CAMSTREAM_LAUNCH = ((): { env: Record<string, string>; nodeArgs: string[] } => {
   const words = (readFileSync(CAMSTREAM_SCRIPT, 'utf8').split('\n', 1)[0] ?? '').split(/\s+/).slice(2);
   const node = words.indexOf('node');
   const env = Object.fromEntries(words.slice(0, Math.max(0, node)).map((word) => word.split('=', 2) as [string, string]));

@@ -23,6 +23,7 @@ import { killOnInterrupt } from './interrupt.js';
 import { readRssBytes } from './proc-stats.js';
 import { machineDescription } from './report.js';
 import { ServerProcess } from './server.js';
+import { CAMSTREAM_LAUNCH } from './servers.js';
 import { seededRandom } from './soak-random.js';
 import { SoakViewer, VIEWER_KINDS, type ViewerBehaviour, type ViewerKind } from './soak-viewers.js';
 
@@ -199,7 +200,13 @@ export async function runSoak(overrides: Partial<SoakOptions> = {}): Promise<Soa
   try {
     await writeRing(join(dir, 'ring.bin'));
     await writeFile(join(dir, 'soak.yaml'), configYaml(dir, options));
-    server = ServerProcess.spawn(ROOT, { script: 'dist/src/cli/main.js', args: ['--config', join(dir, 'soak.yaml'), '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'], env: options.serverEnv });
+    // Launched as the `camstream` executable launches it (its memory settings included).
+    server = ServerProcess.spawn(ROOT, {
+      script: 'dist/src/cli/main.js',
+      nodeArgs: CAMSTREAM_LAUNCH.nodeArgs,
+      args: ['--config', join(dir, 'soak.yaml'), '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'],
+      env: { ...CAMSTREAM_LAUNCH.env, ...options.serverEnv },
+    });
     const pid = server.pid;
     const handle = { kill: () => process.kill(pid, 'SIGTERM') };
     options.running?.add(handle);
