@@ -2,7 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { formatTimestamp, type BufferPool } from '../frame/index.js';
 import type { ProcessMonitor } from '../metrics/index.js';
-import { mergeCameraStats, type Camera, type CameraStats } from '../stream/index.js';
+import type { Camera } from '../stream/index.js';
+import { cameraFigures } from './camera-figures.js';
+import { addMetricsRoute } from './metrics-route.js';
 import { STREAM_HEADERS, streamResponseHead } from './mjpeg-response.js';
 import { parseStreamQuery } from './stream-query.js';
 import type { ViewerLoops } from './viewer-loops.js';
@@ -20,7 +22,7 @@ export interface HttpServerOptions {
   loops?: ViewerLoops | undefined;
 }
 
-const ENDPOINTS = ['/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats'];
+const ENDPOINTS = ['/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/metrics'];
 
 interface HttpError extends Error {
   statusCode?: number;
@@ -114,16 +116,15 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   app.get('/healthz', () => ({ status: 'ok' }));
 
-  app.get('/api/stats', async () => {
-    const mirrors = loops === undefined ? [] : await loops.stats();
-    return {
-      version,
-      time: new Date().toISOString(),
-      cameras: cameras.map((each, index) => mergeCameraStats(each.stats(), mirrors.map((loop) => loop[index] as CameraStats))),
-      pool: pool.stats(),
-      process: processMonitor.stats(),
-    };
-  });
+  app.get('/api/stats', async () => ({
+    version,
+    time: new Date().toISOString(),
+    cameras: await cameraFigures(cameras, loops),
+    pool: pool.stats(),
+    process: processMonitor.stats(),
+  }));
+
+  addMetricsRoute(app, async () => ({ cameras: await cameraFigures(cameras, loops), pool: pool.stats() }));
 
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({

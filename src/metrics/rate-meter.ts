@@ -1,17 +1,10 @@
-// The Int32 histogram alone: the package's index also loads its WebAssembly and
-// every other variant, ~17 MB of RSS against ~3 MB for this one file.
-import int32Histogram from 'hdr-histogram-js/dist/Int32Histogram.js';
+import { DurationHistogram } from './duration-histogram.js';
+import type { DurationStats } from './duration-stats.js';
 
-const Int32Histogram = int32Histogram.default;
-type Histogram = InstanceType<typeof Int32Histogram>;
+/** Frame-interval figures, in milliseconds (see DurationStats). */
+export type IntervalStats = DurationStats;
 
-/** Frame-interval percentiles, in milliseconds. */
-export interface IntervalStats {
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  count: number;
-}
+const NO_INTERVALS: IntervalStats = { p50Ms: null, p95Ms: null, p99Ms: null, maxMs: null, count: 0, sumMs: 0 };
 
 /**
  * Frame rate measured from arrivals, never assumed: an exponentially weighted
@@ -25,7 +18,7 @@ export class RateMeter {
   private averageIntervalMs = 0;
   private marks = 0;
   private readonly weight: number;
-  private readonly intervals: Histogram | undefined;
+  private readonly intervals: DurationHistogram | undefined;
 
   /**
    * `weight` is the share of each new interval in the average (0.1 ≈ the last ~10
@@ -33,15 +26,14 @@ export class RateMeter {
    */
   constructor(weight = 0.1, histogram = true) {
     this.weight = weight;
-    this.intervals = histogram ? new Int32Histogram(1, 3_600_000_000, 2) : undefined;
+    this.intervals = histogram ? new DurationHistogram() : undefined;
   }
 
   mark(nowMs: number): void {
     if (this.lastMs >= 0) {
       const interval = nowMs - this.lastMs;
       this.averageIntervalMs = this.marks === 1 ? interval : this.averageIntervalMs + (interval - this.averageIntervalMs) * this.weight;
-      // Microseconds, at least 1: the histogram's lowest value.
-      this.intervals?.recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(interval * 1000))));
+      this.intervals?.record(interval, nowMs);
     }
     this.lastMs = nowMs;
     this.marks++;
@@ -54,12 +46,9 @@ export class RateMeter {
     return interval > 0 ? 1000 / interval : 0;
   }
 
-  /** Percentiles of the intervals between marks since the meter was made. */
-  intervalStats(): IntervalStats {
-    const h = this.intervals;
-    if (h === undefined) return { p50Ms: 0, p99Ms: 0, maxMs: 0, count: 0 };
-    const ms = (micros: number): number => Math.round(micros) / 1000;
-    return { p50Ms: ms(h.getValueAtPercentile(50)), p99Ms: ms(h.getValueAtPercentile(99)), maxMs: ms(h.maxValue), count: h.totalCount };
+  /** Percentiles of the recent intervals between marks; count and sum since the meter was made. */
+  intervalStats(nowMs: number = performance.now()): IntervalStats {
+    return this.intervals?.stats(nowMs) ?? { ...NO_INTERVALS };
   }
 
   get count(): number {

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { CamstreamError, FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
-import { RateMeter, type IntervalStats } from '../metrics/index.js';
+import { RateMeter, type DurationStats, type IntervalStats } from '../metrics/index.js';
 import type { NoSignalRenderer, Source } from '../source/index.js';
 import { AdaptiveController, type AdaptiveOptions } from './adaptive-controller.js';
 import { CameraCounters } from './camera-counters.js';
@@ -80,8 +80,12 @@ export interface CameraStats {
   lastFrameAgeMs: number | null;
   /** Measured from frame arrivals (moving average). */
   fps: number;
-  /** Intervals between frame arrivals since start. */
+  /** Intervals between frame arrivals: percentiles of the last 1–2 minutes, count and sum since start. */
   frameInterval: IntervalStats;
+  /** Capture (the source has the whole frame) to published: percentiles of the last 1–2 minutes. */
+  acquisition: DurationStats;
+  /** Capture to the part handed to the kernel, every viewer write: percentiles of the last 1–2 minutes. */
+  latency: DurationStats;
   nominalFps: number | undefined;
   framesCaptured: number;
   framesSent: number;
@@ -212,6 +216,8 @@ export class Camera {
       return;
     }
     this.counters.framesCaptured++;
+    const nowMs = performance.now();
+    this.counters.acquisition.record(nowMs - frame.capture.monoMs, nowMs);
     this.fps.mark(frame.capture.monoMs);
     if (!this.sizeKnown && this.noSignal !== undefined) {
       this.sizeKnown = true;
@@ -323,7 +329,7 @@ export class Camera {
     return viewer;
   }
 
-  stats(): CameraStats {
+  stats(nowMs: number = performance.now()): CameraStats {
     const latest = this.main.latest;
     const status = this.supervisor.status();
     return {
@@ -336,7 +342,9 @@ export class Camera {
       restarts: status.restarts,
       lastFrameAgeMs: status.lastFrameAgeMs,
       fps: round(this.fps.rate(), 2),
-      frameInterval: this.fps.intervalStats(),
+      frameInterval: this.fps.intervalStats(nowMs),
+      acquisition: this.counters.acquisition.stats(nowMs),
+      latency: this.counters.latency.stats(nowMs),
       nominalFps: this.source.nominalFps,
       framesCaptured: this.counters.framesCaptured,
       framesSent: this.counters.framesSent,
@@ -349,7 +357,7 @@ export class Camera {
       viewers: this.viewers.length,
       viewersTotal: this.counters.viewersTotal,
       latestFrame: latest && { sequence: latest.sequence, bytes: latest.jpeg.length, timestamp: latest.capture.wallMicros / 1e6 },
-      viewerList: this.viewers.map((viewer) => viewer.stats()),
+      viewerList: this.viewers.map((viewer) => viewer.stats(nowMs)),
     };
   }
 

@@ -1,14 +1,21 @@
-import { DROP_REASONS } from '../metrics/index.js';
+import { DROP_REASONS, mergeDurationStats } from '../metrics/index.js';
 import type { CameraStats } from './camera.js';
 
 /**
  * One camera's figures across event loops: the main thread's (which runs the
  * source: its state, capture counts and latest frame stand) plus what each viewer
- * loop's mirror of it sent to its own viewers.
+ * loop's mirror of it sent to its own viewers. Latency is measured where each
+ * viewer is written, so it merges every loop's (see mergeDurationStats).
  */
 export function mergeCameraStats(main: CameraStats, mirrors: readonly CameraStats[]): CameraStats {
   if (mirrors.length === 0) return main;
-  const merged: CameraStats = { ...main, drops: { ...main.drops }, profiles: { ...main.profiles }, viewerList: [...main.viewerList] };
+  const merged: CameraStats = {
+    ...main,
+    latency: mergeDurationStats([main.latency, ...mirrors.map((mirror) => mirror.latency)]),
+    drops: { ...main.drops },
+    profiles: { ...main.profiles },
+    viewerList: [...main.viewerList],
+  };
   for (const mirror of mirrors) {
     merged.framesSent += mirror.framesSent;
     merged.bytesSent += mirror.bytesSent;

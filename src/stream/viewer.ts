@@ -74,7 +74,8 @@ export function startViewerIdsAt(first: number): void {
  * camera moves the viewer to another frame-rate cap and channel.
  *
  * Nothing here allocates per frame: the write callback is bound once, counters
- * are plain fields, and the part written is the frame's own shared view.
+ * are plain fields (the camera's latency histogram too: one record per write),
+ * and the part written is the frame's own shared view.
  */
 export class Viewer {
   readonly id = nextViewerId++;
@@ -215,6 +216,7 @@ export class Viewer {
       this.counters.framesSent++;
       this.counters.bytesSent += bytes;
       this.lastLatencyMs = now - frame.capture.monoMs;
+      this.counters.latency.record(this.lastLatencyMs, now);
       this.lastWrittenMs = now;
       this.delivered.mark(now);
       if (this.controller?.written(now, this.lastLatencyMs) === true) this.onAdapt?.(this);
