@@ -56,6 +56,7 @@ Endpoints:
   GET /snapshot, /cam/<id>/snapshot    the latest frame as a JPEG
   GET /healthz                         liveness
   GET /api/stats                       JSON statistics
+  GET /api/events                      the same, as Server-Sent Events once a second
 `;
 
 const FLAGS = {

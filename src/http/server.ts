@@ -4,6 +4,7 @@ import { formatTimestamp, type BufferPool } from '../frame/index.js';
 import type { ProcessMonitor } from '../metrics/index.js';
 import type { Camera } from '../stream/index.js';
 import { cameraFigures } from './camera-figures.js';
+import { addEventsRoute } from './events-route.js';
 import { addMetricsRoute } from './metrics-route.js';
 import { STREAM_HEADERS, streamResponseHead } from './mjpeg-response.js';
 import { parseStreamQuery } from './stream-query.js';
@@ -22,7 +23,7 @@ export interface HttpServerOptions {
   loops?: ViewerLoops | undefined;
 }
 
-const ENDPOINTS = ['/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/metrics'];
+const ENDPOINTS = ['/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/api/events', '/metrics'];
 
 interface HttpError extends Error {
   statusCode?: number;
@@ -116,13 +117,15 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   app.get('/healthz', () => ({ status: 'ok' }));
 
-  app.get('/api/stats', async () => ({
+  const stats = async (): Promise<Record<string, unknown>> => ({
     version,
     time: new Date().toISOString(),
     cameras: await cameraFigures(cameras, loops),
     pool: pool.stats(),
     process: processMonitor.stats(),
-  }));
+  });
+  app.get('/api/stats', stats);
+  addEventsRoute(app, stats);
 
   addMetricsRoute(app, async () => ({ cameras: await cameraFigures(cameras, loops), pool: pool.stats() }));
 
