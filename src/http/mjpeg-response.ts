@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net';
 import { FIRST_BOUNDARY, STREAM_CONTENT_TYPE } from '../frame/index.js';
+import type { Camera, Viewer, ViewerInfo, ViewerRequest } from '../stream/index.js';
 
 /**
  * The MJPEG response head, written straight to the socket (no HTTP chunked framing:
@@ -33,3 +35,14 @@ export const STREAM_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store, no-cache, must-revalidate, proxy-revalidate, max-age=0',
   pragma: 'no-cache',
 };
+
+/**
+ * Opens an MJPEG stream on a connection whose request has been read, in whichever
+ * event loop serves it: no Nagle delay (each part should leave at once), the
+ * response head, then the socket becomes a viewer of `camera`.
+ */
+export function startStream(camera: Camera, socket: Socket, httpVersion: string, info: ViewerInfo, request: ViewerRequest): Viewer {
+  socket.setNoDelay(true);
+  socket.write(streamResponseHead(httpVersion));
+  return camera.addViewer(socket, info, request);
+}

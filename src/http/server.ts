@@ -6,7 +6,7 @@ import type { Camera } from '../stream/index.js';
 import { cameraFigures } from './camera-figures.js';
 import { addEventsRoute } from './events-route.js';
 import { addMetricsRoute } from './metrics-route.js';
-import { STREAM_HEADERS, streamResponseHead } from './mjpeg-response.js';
+import { startStream, STREAM_HEADERS } from './mjpeg-response.js';
 import { parseStreamQuery } from './stream-query.js';
 import type { ViewerLoops } from './viewer-loops.js';
 
@@ -76,9 +76,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     const remote = remoteOf(request);
     const userAgent = request.headers['user-agent'];
     if (loops?.take(camera, socket, request.raw.httpVersion, remote, userAgent, wanted) === true) return;
-    socket.setNoDelay(true);
-    socket.write(streamResponseHead(request.raw.httpVersion));
-    camera.addViewer(socket, { remote, userAgent }, wanted);
+    startStream(camera, socket, request.raw.httpVersion, { remote, userAgent }, wanted);
   };
 
   const streamHead = (request: FastifyRequest, reply: FastifyReply): void => {

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { BufferPool, Frame } from '../frame/index.js';
 import { Camera, RelayedMemory, RelaySource, startViewerIdsAt } from '../stream/index.js';
 import type { FromLoop, LoopSetup, ToLoop, ViewerMessage } from './loop-protocol.js';
-import { streamResponseHead } from './mjpeg-response.js';
+import { startStream } from './mjpeg-response.js';
 
 /** Viewer ids of loop n start here, so ids stay unique across loops in /api/stats. */
 const VIEWER_IDS_PER_LOOP = 1_000_000;
@@ -59,11 +59,9 @@ function addViewer(message: ViewerMessage): void {
     socket.destroy();
     return;
   }
-  socket.setNoDelay(true);
   // Read (and ignore) what the client sends, so its close is seen.
   socket.resume();
-  socket.write(streamResponseHead(message.httpVersion));
-  camera.addViewer(socket, { remote: message.remote, userAgent: message.userAgent }, message.request);
+  startStream(camera, socket, message.httpVersion, { remote: message.remote, userAgent: message.userAgent }, message.request);
   post({ type: 'viewers', camera: message.camera, count: camera.viewerCount });
   // Registered after the viewer's own 'close' listener, so the count has dropped by then.
   socket.once('close', () => post({ type: 'viewers', camera: message.camera, count: camera.viewerCount }));
