@@ -15,19 +15,18 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderRingInChild } from '../src/source/render-ring.js';
 import { killOnInterrupt } from './interrupt.js';
 import { readRssBytes } from './proc-stats.js';
 import { machineDescription } from './report.js';
 import { ServerProcess } from './server.js';
-import { CAMSTREAM_LAUNCH } from './servers.js';
+import { CAMSTREAM_LAUNCH, ROOT } from './servers.js';
 import { seededRandom } from './soak-random.js';
 import { SoakViewer, VIEWER_KINDS, type ViewerBehaviour, type ViewerKind } from './soak-viewers.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CAMERA_SCRIPT = join(ROOT, 'dist', 'bench', 'soak-camera.js');
 
 /** The cameras' figures in the config (seconds), also what the checks expect. */
