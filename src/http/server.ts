@@ -4,6 +4,7 @@ import { formatTimestamp, type BufferPool } from '../frame/index.js';
 import type { ProcessMonitor } from '../metrics/index.js';
 import type { Camera } from '../stream/index.js';
 import { cameraFigures } from './camera-figures.js';
+import { addDashboardRoutes } from './dashboard-route.js';
 import { addEventsRoute } from './events-route.js';
 import { addMetricsRoute } from './metrics-route.js';
 import { startStream, STREAM_HEADERS } from './mjpeg-response.js';
@@ -23,7 +24,7 @@ export interface HttpServerOptions {
   loops?: ViewerLoops | undefined;
 }
 
-const ENDPOINTS = ['/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/api/events', '/metrics'];
+const ENDPOINTS = ['/ (dashboard)', '/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/api/events', '/metrics'];
 
 interface HttpError extends Error {
   statusCode?: number;
@@ -114,6 +115,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   }
 
   app.get('/healthz', () => ({ status: 'ok' }));
+  addDashboardRoutes(app);
 
   const stats = async (): Promise<Record<string, unknown>> => ({
     version,

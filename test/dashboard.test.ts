@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import type { Camstream } from '../src/index.js';
+import { artifactPath, chromiumMissing, collectPageErrors, launchChromium, type HeadlessChromium } from './helpers/browser.js';
+import { waitForCamera } from './helpers/cameras.js';
+import { connectMjpeg } from './helpers/mjpeg-client.js';
+import { eventually, startServer } from './helpers/server.js';
+
+const CAMERAS = [
+  { id: 'front', source: 'synthetic:320x240@15' },
+  { id: 'back', source: 'synthetic:256x144@10' },
+  // Nothing listens on port 1: this camera keeps failing, and the page must say why.
+  { id: 'broken', source: 'http://127.0.0.1:1/stream', alwaysOn: true },
+];
+
+describe('the dashboard at /', () => {
+  let server: Camstream;
+  let url: string;
+  before(async () => {
+    ({ server, url } = await startServer({ cameras: CAMERAS }));
+  });
+  after(() => server.stop());
+
+  test('serves its page, script, styles and uPlot, each with its type and a content security policy', async () => {
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/dashboard\/[^"]+)"/g)].map((match) => match[1] as string);
+    assert.deepEqual(new Set(assets), new Set(['/dashboard/icon.svg', '/dashboard/uplot.css', '/dashboard/dashboard.css', '/dashboard/uplot.js', '/dashboard/dashboard.js']));
+    for (const asset of assets) {
+      const response = await fetch(`${url}${asset}`);
+      assert.equal(response.status, 200, asset);
+      const type = response.headers.get('content-type') ?? '';
+      const expected = asset.endsWith('.js') ? /^text\/javascript/ : asset.endsWith('.css') ? /^text\/css/ : /^image\/svg\+xml/;
+      assert.match(type, expected, asset);
+      assert.ok((await response.arrayBuffer()).byteLength > 100, `${asset} has content`);
+    }
+    const missing = await fetch(`${url}/dashboard/../package.json`);
+    assert.equal(missing.status, 404, 'only the listed files are served');
+  });
+
+  describe('in headless Chromium', { skip: chromiumMissing() }, () => {
+    let chromium: HeadlessChromium;
+    before(async () => {
+      chromium = await launchChromium();
+    });
+    after(() => chromium.close());
+
+    // The callbacks below run in the page (their elements are DOM elements; the test
+    // build has no DOM types, so they are used untyped).
+    /** Points drawn in each chart of a camera card. */
+    const points = (page: Page, id: string): Promise<number[]> =>
+      page.locator(`[data-camera="${id}"] .chart`).evaluateAll((charts) => charts.map((chart) => Number(chart.dataset.points ?? 0)));
+    /** The natural size of each camera's stream image, in page order. */
+    const imageSizes = (page: Page, selector = '[data-camera] img[data-field="stream"]'): Promise<number[][]> =>
+      page.locator(selector).evaluateAll((images) => images.map((image) => [image.naturalWidth, image.naturalHeight]));
+    const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> => {
+      assert.ok(await eventually(check, timeoutMs, 100), `timed out waiting until ${what}`);
+    };
+
+    test('shows every live stream, charts that grow, the viewer table, source errors; no console errors', async () => {
+      const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors = collectPageErrors(page);
+      const outside = connectMjpeg(url, '/cam/front/stream', `GET /cam/front/stream HTTP/1.1\r\nHost: x\r\nUser-Agent: outside-viewer/1.0\r\n\r\n`);
+      try {
+        await page.goto(`${url}/`);
+        await page.waitForSelector('[data-camera="broken"]');
+        assert.equal(await page.locator('[data-camera]').count(), 3, 'one card per camera');
+
+        // Each live camera's <img> has decoded a frame of the camera's size.
+        await until('both live streams show a frame', async () => (await imageSizes(page)).slice(0, 2).every(([width]) => (width as number) > 0));
+        assert.deepEqual((await imageSizes(page)).slice(0, 2), [
+          [320, 240],
+          [256, 144],
+        ]);
+        // The broken camera still streams: its "no signal" card.
+        await until('the broken camera shows its no-signal card', async () => ((await imageSizes(page, '[data-camera="broken"] img'))[0]?.[0] ?? 0) > 0, 15_000);
+
+        // Charts receive a new point each second.
+        const before = await points(page, 'front');
+        assert.equal(before.length, 3, 'fps, latency and drops charts');
+        await until('every chart has two more points', async () => (await points(page, 'front')).every((count) => count >= Math.max(...before) + 2));
+
+        // The outside viewer appears in the front camera's table, with its user agent.
+        await page.locator('[data-camera="front"] tbody tr', { hasText: 'outside-viewer/1.0' }).waitFor({ timeout: 5000 });
+        assert.equal(await page.locator('[data-camera="front"] [data-field="state"]').textContent(), 'live');
+
+        // The failing source's state and reason are on its card.
+        const broken = page.locator('[data-camera="broken"]');
+        await broken.locator('[data-field="reason"]:not([hidden])').waitFor({ timeout: 10_000 });
+        assert.match((await broken.locator('[data-field="state"]').textContent()) ?? '', /^(retrying|starting|stalled)$/);
+        assert.match((await broken.locator('[data-field="reason"]').textContent()) ?? '', /127\.0\.0\.1:1|refused/i);
+        assert.match((await broken.locator('[data-field="fps"]').textContent()) ?? '', /^\d+\.\d$/, 'an upstream has no target rate to show');
+
+        await page.screenshot({ path: artifactPath('dashboard.png'), fullPage: true });
+        assert.deepEqual(errors, []);
+      } finally {
+        outside.close();
+        await page.close();
+      }
+    });
+
+    test('Pause ends the card\'s stream (its viewer leaves the server), Play brings it back', async () => {
+      const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
+      try {
+        await page.goto(`${url}/`);
+        await until('the back camera shows a frame', async () => ((await imageSizes(page, '[data-camera="back"] img'))[0]?.[0] ?? 0) > 0);
+        await waitForCamera(url, 'back', (camera) => camera.viewers === 1);
+        await page.click('[data-camera="back"] [data-action="pause"]');
+        const paused = await waitForCamera(url, 'back', (camera) => camera.viewers === 0);
+        assert.equal(paused.viewers, 0, 'the paused image closed its stream');
+        await page.click('[data-camera="back"] [data-action="pause"]');
+        const playing = await waitForCamera(url, 'back', (camera) => camera.viewers === 1);
+        assert.equal(playing.viewers, 1, 'Play opened it again');
+      } finally {
+        await page.close();
+      }
+    });
+
+    test('fits a phone in the dark: no sideways scrolling, dark background', async () => {
+      const page = await chromium.browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true, hasTouch: true });
+      const errors = collectPageErrors(page);
+      try {
+        await page.goto(`${url}/`);
+        await until('the charts have points', async () => (await points(page, 'front')).every((count) => count >= 2));
+        const scrollWidth = await page.locator('html').evaluate((html) => html.scrollWidth);
+        const background = await page.locator('body').evaluate((body) => body.ownerDocument.defaultView.getComputedStyle(body).backgroundColor);
+        assert.ok(scrollWidth <= 390, `page is ${scrollWidth} px wide on a 390 px screen`);
+        const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number) as [number, number, number];
+        assert.ok(r + g + b < 150, `dark background, got ${background}`);
+        await page.screenshot({ path: artifactPath('dashboard-phone-dark.png'), fullPage: true });
+        assert.deepEqual(errors, []);
+      } finally {
+        await page.close();
+      }
+    });
+  });
+});
