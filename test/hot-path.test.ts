@@ -5,11 +5,12 @@ import { test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pino } from 'pino';
 import { BufferPool, Camera } from '../src/index.js';
+import { MjpegSink } from '../src/stream/index.js';
 import { PushSource } from './helpers/push-source.js';
 
 /** A sink that accepts every write at once, like a socket with room in its buffer. */
-function acceptingSink(): Writable {
-  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
+function acceptingSink(): MjpegSink {
+  return new MjpegSink(new Writable({ write: (_chunk, _encoding, callback) => callback() }));
 }
 
 /**

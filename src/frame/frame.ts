@@ -42,7 +42,10 @@ export class CountedMemory implements FrameMemory {
   protected lastReleased(): void {}
 }
 import { FrameSizeError } from './errors.js';
-import { HEADER_SPACE, PART_TRAILER, writePartHeader } from './multipart.js';
+import { ADVANCE_HEADER, HEADER_SPACE, PART_TRAILER, writePartHeader } from './multipart.js';
+
+/** What follows a JPEG in its buffer: the boundary, then the advance header. */
+const TRAILER_SPACE = PART_TRAILER.length + ADVANCE_HEADER.length;
 
 /** When a frame was captured: monotonic (for intervals) and wall clock (for X-Timestamp). */
 export interface CaptureTime {
@@ -60,11 +63,13 @@ export function captureTimeNow(): CaptureTime {
 /**
  * One captured JPEG in a pooled buffer, with its multipart part built around it:
  *
- *   bytes: [ unused | part header | JPEG ............ | trailer | unused ]
+ *   bytes: [ unused | part header | JPEG ............ | trailer | advance header | unused ]
  *                    ^part.start   ^JPEG_OFFSET        ^jpeg end
  *
- * `part` (header + JPEG + trailer) is what every MJPEG viewer writes; `jpeg` is what
- * a snapshot sends. Both are views of the same pooled memory, made once per frame.
+ * `part` (header + JPEG + trailer) is what an MJPEG viewer writes; `advancedPart`
+ * (JPEG + trailer + the next part's header) what one with advance headers writes;
+ * `jpeg` what a snapshot or a WebSocket viewer sends. All are views of the same
+ * pooled memory, made once per frame.
  *
  * A Frame is reference counted through its buffer: whoever stores or sends it calls
  * retain() first and release() when done; the last release returns the memory.
@@ -77,11 +82,12 @@ export class Frame {
   readonly capture: CaptureTime;
   readonly jpeg: Buffer;
   readonly part: Buffer;
+  readonly advancedPart: Buffer;
   private readonly buffer: FrameMemory;
 
   /** Buffer bytes needed for a JPEG of `jpegLength` bytes and its part framing. */
   static capacityFor(jpegLength: number): number {
-    return HEADER_SPACE + jpegLength + PART_TRAILER.length;
+    return HEADER_SPACE + jpegLength + TRAILER_SPACE;
   }
 
   /**
@@ -94,12 +100,13 @@ export class Frame {
   constructor(buffer: FrameMemory, jpegLength: number, sequence: number, capture: CaptureTime, framedFrom?: number) {
     const bytes = buffer.bytes;
     const jpegEnd = HEADER_SPACE + jpegLength;
-    if (jpegEnd + PART_TRAILER.length > bytes.length) {
+    if (jpegEnd + TRAILER_SPACE > bytes.length) {
       throw new FrameSizeError(`a ${jpegLength}-byte JPEG needs ${Frame.capacityFor(jpegLength)} buffer bytes, the buffer has ${bytes.length}`);
     }
     let partStart = framedFrom;
     if (partStart === undefined) {
       PART_TRAILER.copy(bytes, jpegEnd);
+      ADVANCE_HEADER.copy(bytes, jpegEnd + PART_TRAILER.length);
       partStart = writePartHeader(bytes, HEADER_SPACE, jpegLength, capture.wallMicros, sequence);
     }
     this.buffer = buffer;
@@ -107,6 +114,7 @@ export class Frame {
     this.capture = capture;
     this.jpeg = bytes.subarray(HEADER_SPACE, jpegEnd);
     this.part = bytes.subarray(partStart, jpegEnd + PART_TRAILER.length);
+    this.advancedPart = bytes.subarray(HEADER_SPACE, jpegEnd + TRAILER_SPACE);
   }
 
   get refCount(): number {

@@ -4,11 +4,11 @@
  * slice of its pooled buffer:
  *
  *   response head ... "--BOUNDARY\r\n"                     (once per viewer)
- *   [part header][JPEG bytes]["\r\n--BOUNDARY\r\n"]         (per frame, shared)
+ *   [part header][JPEG bytes]["\r\n--BOUNDARY\r\n"][advance header]   (per frame, shared)
  *
- * Each part ends with the *next* part's boundary line, so a browser that shows a
- * part only once the following boundary arrives (Chromium bug 527446) shows the
- * newest frame at once instead of one frame late.
+ * Each part ends with the *next* part's boundary line. Most viewers write from the
+ * part header to the boundary; a viewer with advance headers (Chromium, see
+ * ADVANCE_HEADER) writes from the JPEG to the end of the advance header.
  *
  * The part header is written right-aligned into the HEADER_SPACE bytes reserved in
  * front of the JPEG, so header, JPEG and trailer go out in a single write with no
@@ -22,6 +22,15 @@ export const STREAM_CONTENT_TYPE = `multipart/x-mixed-replace; boundary=${BOUNDA
 
 /** Ends every part and opens the next one. */
 export const PART_TRAILER: Buffer = Buffer.from(`\r\n--${BOUNDARY}\r\n`, 'latin1');
+
+/**
+ * The next part's header as a viewer with advance headers gets it, right after a
+ * frame's trailer (µStreamer's advance_headers). Chromium shows a part only once the
+ * *header* of the part after it has arrived (bug 527446), so this makes it show
+ * each frame at once. Sent before the next frame exists, it cannot carry that
+ * frame's Content-Length or X-Timestamp; browsers need neither.
+ */
+export const ADVANCE_HEADER: Buffer = Buffer.from('Content-Type: image/jpeg\r\n\r\n', 'latin1');
 
 /** Written once, right after the response head, so the first part is already opened. */
 export const FIRST_BOUNDARY: Buffer = Buffer.from(`--${BOUNDARY}\r\n`, 'latin1');

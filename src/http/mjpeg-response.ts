@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
-import { FIRST_BOUNDARY, STREAM_CONTENT_TYPE } from '../frame/index.js';
-import type { Camera, Viewer, ViewerInfo, ViewerRequest } from '../stream/index.js';
+import { ADVANCE_HEADER, FIRST_BOUNDARY, STREAM_CONTENT_TYPE } from '../frame/index.js';
+import { MjpegSink, type Camera, type Viewer, type ViewerInfo, type ViewerRequest } from '../stream/index.js';
+import { browserQuirks } from './browser-quirks.js';
 
 /**
  * The MJPEG response head, written straight to the socket (no HTTP chunked framing:
@@ -17,16 +18,19 @@ const HEADERS =
   'X-Accel-Buffering: no\r\n' +
   'Connection: close\r\n';
 
-function head(version: string): Buffer {
-  return Buffer.from(`HTTP/${version} 200 OK\r\n${HEADERS}\r\n${FIRST_BOUNDARY.toString('latin1')}`, 'latin1');
+function head(version: string, advance: boolean): Buffer {
+  return Buffer.from(`HTTP/${version} 200 OK\r\n${HEADERS}\r\n${FIRST_BOUNDARY.toString('latin1')}${advance ? ADVANCE_HEADER.toString('latin1') : ''}`, 'latin1');
 }
 
-const HEAD_1_1 = head('1.1');
-const HEAD_1_0 = head('1.0');
+const HEADS = { '1.1': head('1.1', false), '1.0': head('1.0', false), '1.1+advance': head('1.1', true), '1.0+advance': head('1.0', true) };
 
-/** The bytes that open a stream for a client speaking HTTP/`httpVersion`. */
-export function streamResponseHead(httpVersion: string): Buffer {
-  return httpVersion === '1.0' ? HEAD_1_0 : HEAD_1_1;
+/**
+ * The bytes that open a stream for a client speaking HTTP/`httpVersion`; with
+ * advance headers, the first part's header too (each frame then brings the next's).
+ */
+export function streamResponseHead(httpVersion: string, advanceHeaders = false): Buffer {
+  if (httpVersion === '1.0') return advanceHeaders ? HEADS['1.0+advance'] : HEADS['1.0'];
+  return advanceHeaders ? HEADS['1.1+advance'] : HEADS['1.1'];
 }
 
 /** Header fields of a HEAD /stream answer (the same as a stream's, without a body). */
@@ -39,10 +43,13 @@ export const STREAM_HEADERS: Readonly<Record<string, string>> = {
 /**
  * Opens an MJPEG stream on a connection whose request has been read, in whichever
  * event loop serves it: no Nagle delay (each part should leave at once), the
- * response head, then the socket becomes a viewer of `camera`.
+ * response head, then the socket becomes a viewer of `camera`, with the browser
+ * quirks its User-Agent needs unless the request chose them.
  */
 export function startStream(camera: Camera, socket: Socket, httpVersion: string, info: ViewerInfo, request: ViewerRequest): Viewer {
+  const quirks = browserQuirks(info.userAgent, request);
   socket.setNoDelay(true);
-  socket.write(streamResponseHead(httpVersion));
-  return camera.addViewer(socket, info, request);
+  socket.write(streamResponseHead(httpVersion, quirks.advanceHeaders));
+  const sink = new MjpegSink(socket, quirks.advanceHeaders ? 'advance-headers' : 'standard');
+  return camera.addViewer(sink, info, { ...request, ...quirks });
 }

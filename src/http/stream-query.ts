@@ -6,14 +6,23 @@ export class StreamQueryError extends Error {
   readonly code = 'bad_query';
 }
 
-const PARAMETERS: Record<keyof ViewerRequest, { name: string; min: number; max: number; integer: boolean; what: string }> = {
+type NumericField = 'maxFps' | 'quality' | 'width';
+type FlagField = 'advanceHeaders' | 'dualFinalFrames';
+
+/** µStreamer's names for the browser quirks (see browser-quirks.ts). */
+const FLAGS: Record<FlagField, string> = { advanceHeaders: 'advance_headers', dualFinalFrames: 'dual_final_frames' };
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+
+const PARAMETERS: Record<NumericField, { name: string; min: number; max: number; integer: boolean; what: string }> = {
   maxFps: { name: 'fps', min: 0.1, max: 240, integer: false, what: 'frames per second, 0.1–240' },
   quality: { name: 'quality', min: 1, max: 100, integer: true, what: 'JPEG quality, a whole number 1–100' },
   width: { name: 'width', min: 16, max: 7680, integer: true, what: 'width in pixels, a whole number 16–7680' },
 };
 
 /**
- * Reads a viewer's own limits from `/stream?fps=10&quality=60&width=640`. Other
+ * Reads a viewer's own limits from `/stream?fps=10&quality=60&width=640`, and the
+ * browser quirks it asks for (`advance_headers=1`, `dual_final_frames=0`). Other
  * parameters are ignored (players add cache-busters such as `?t=1700000000`); a
  * known one with a bad value is an error naming it and what it takes.
  */
@@ -21,7 +30,7 @@ export function parseStreamQuery(query: unknown): ViewerRequest {
   const request: ViewerRequest = {};
   if (typeof query !== 'object' || query === null) return request;
   const values = query as Record<string, unknown>;
-  for (const [field, rule] of Object.entries(PARAMETERS) as [keyof ViewerRequest, (typeof PARAMETERS)[keyof ViewerRequest]][]) {
+  for (const [field, rule] of Object.entries(PARAMETERS) as [NumericField, (typeof PARAMETERS)[NumericField]][]) {
     const raw = values[rule.name];
     if (raw === undefined) continue;
     if (typeof raw !== 'string') throw new StreamQueryError(`${rule.name} is given more than once; give it once: ${rule.what}`);
@@ -30,6 +39,13 @@ export function parseStreamQuery(query: unknown): ViewerRequest {
       throw new StreamQueryError(`${rule.name}=${raw.slice(0, 40)} is not valid: expected ${rule.what}`);
     }
     request[field] = value;
+  }
+  for (const [field, name] of Object.entries(FLAGS) as [FlagField, string][]) {
+    const raw = values[name];
+    if (raw === undefined) continue;
+    const word = typeof raw === 'string' ? raw.toLowerCase() : '';
+    if (!TRUE.has(word) && !FALSE.has(word)) throw new StreamQueryError(`${name}=${String(raw).slice(0, 40)} is not valid: expected 1 or 0 (true/false, yes/no, on/off), given once`);
+    request[field] = TRUE.has(word);
   }
   return request;
 }

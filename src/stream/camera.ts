@@ -1,4 +1,3 @@
-import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { CamstreamError, FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
 import { RateMeter, type DurationStats, type IntervalStats } from '../metrics/index.js';
@@ -6,6 +5,7 @@ import type { NoSignalRenderer, Source } from '../source/index.js';
 import { AdaptiveController, type AdaptiveOptions } from './adaptive-controller.js';
 import { CameraCounters } from './camera-counters.js';
 import type { FrameChannel } from './frame-channel.js';
+import type { FrameSink } from './frame-sink.js';
 import { NoSignalFeed } from './no-signal-feed.js';
 import { customProfileKey, DEFAULT_LADDER, DEFAULT_PROFILES, ladderFor, SOURCE_PROFILE, type AdaptationLevel, type Profile } from './profile.js';
 import { ProfileChannels } from './profile-channels.js';
@@ -65,7 +65,16 @@ export interface ViewerRequest {
   maxFps?: number | undefined;
   quality?: number | undefined;
   width?: number | undefined;
+  /** MJPEG: send each part's JPEG with the next part's header after it (Chromium; see ADVANCE_HEADER). */
+  advanceHeaders?: boolean | undefined;
+  /** Send the frame a stream pauses on twice (WebKit; see Viewer.repeatFinal). */
+  dualFinalFrames?: boolean | undefined;
 }
+
+/** A pause (no new frame) this long, in frame intervals, gets dual-final viewers their last frame again. */
+const PAUSE_INTERVALS = 2.5;
+const PAUSE_MIN_MS = 100;
+const PAUSE_MAX_MS = 2000;
 
 export interface CameraStats {
   id: string;
@@ -145,6 +154,10 @@ export class Camera {
   private readonly taps: FrameTap[] = [];
   /** Viewers of this camera in other event loops (see FrameTap); they keep the source running too. */
   private remoteViewers = 0;
+  /** Viewers that want dual final frames, and the timer that notices a pause for them. */
+  private dualFinalViewers = 0;
+  private pauseTimer: NodeJS.Timeout | undefined;
+  private readonly onPauseTimer = this.checkPause.bind(this);
 
   constructor(options: CameraOptions) {
     this.id = options.id;
@@ -203,6 +216,7 @@ export class Camera {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelIdle();
+    if (this.pauseTimer !== undefined) clearTimeout(this.pauseTimer);
     await this.supervisor.stop();
     for (const viewer of [...this.viewers]) viewer.close('shutdown');
     this.channels.closeAll();
@@ -227,9 +241,12 @@ export class Camera {
     if (this.dropSameFrames && monoMs - this.lastFanOutMs < KEEPALIVE_MS && this.main.latest?.jpeg.equals(frame.jpeg) === true) {
       this.counters.framesUnchanged++;
       frame.release();
+      // The picture stopped changing: the stream pauses here.
+      if (this.dualFinalViewers > 0) this.repeatFinalFrames();
       return;
     }
     this.lastFanOutMs = monoMs;
+    if (this.dualFinalViewers > 0) this.armPauseTimer();
     // Encoders first: they retain what they keep, and fanOut may release the
     // previous latest frame.
     this.channels.encode(frame);
@@ -298,7 +315,7 @@ export class Camera {
    * can take unless adaptation is off. A requested quality or width puts it on a
    * re-encoded profile of its own (adaptation then lowers only its frame rate).
    */
-  addViewer(sink: Writable, info: ViewerInfo, request: ViewerRequest = {}): Viewer {
+  addViewer(sink: FrameSink, info: ViewerInfo, request: ViewerRequest = {}): Viewer {
     let profileKey = SOURCE_PROFILE;
     let ladder = this.ladder;
     if (request.quality !== undefined || request.width !== undefined) {
@@ -316,6 +333,7 @@ export class Camera {
       onAdapt: this.viewerAdapted,
       requestedFps: request.maxFps,
       stallTimeoutMs: this.viewerStallTimeoutMs,
+      dualFinalFrames: request.dualFinalFrames,
     });
     if (this.stopped) {
       viewer.close('shutdown');
@@ -323,6 +341,7 @@ export class Camera {
     }
     this.channels.move(viewer, profileKey);
     this.viewers.push(viewer);
+    if (viewer.dualFinalFrames) this.dualFinalViewers++;
     this.demand();
     this.counters.viewersTotal++;
     this.log.info({ viewer: viewer.id, remote: info.remote, userAgent: info.userAgent, viewers: this.viewers.length }, 'viewer connected');
@@ -366,6 +385,7 @@ export class Camera {
     if (index >= 0) this.viewers.splice(index, 1);
     this.channels.leave(viewer);
     if (reason === 'stalled') this.counters.viewersStalled++;
+    if (viewer.dualFinalFrames) this.dualFinalViewers--;
     this.log.info(
       { viewer: viewer.id, remote: viewer.info.remote, reason, framesSent: viewer.framesSent, bytesSent: viewer.bytesSent, drops: viewer.drops.total, viewers: this.viewers.length },
       'viewer disconnected',
@@ -414,6 +434,41 @@ export class Camera {
       });
     }, this.idleTimeoutMs);
     this.idleTimer.unref();
+  }
+
+  /** Each dual-final viewer gets the newest frame of its channel again, if it has shown it only once. */
+  private repeatFinalFrames(): void {
+    for (const viewer of this.viewers) {
+      if (!viewer.dualFinalFrames) continue;
+      const latest = this.channels.latestOf(viewer.profile);
+      if (latest !== undefined) viewer.repeatFinal(latest);
+    }
+  }
+
+  /** How long without a new frame counts as a pause: a few of the source's frame intervals. */
+  private get pauseMs(): number {
+    const fps = this.source.nominalFps ?? this.measuredFps() ?? 30;
+    return Math.min(PAUSE_MAX_MS, Math.max(PAUSE_MIN_MS, (PAUSE_INTERVALS * 1000) / fps));
+  }
+
+  /**
+   * Armed once per pause, not per frame (as the viewer's stall timer): when it fires
+   * it checks how long ago the last frame went out, and waits for the rest if that
+   * was recent. It never fetches frames; it only notices that none came.
+   */
+  private armPauseTimer(delayMs = this.pauseMs): void {
+    if (this.pauseTimer !== undefined) return;
+    this.pauseTimer = setTimeout(this.onPauseTimer, delayMs);
+    this.pauseTimer.unref();
+  }
+
+  private checkPause(): void {
+    this.pauseTimer = undefined;
+    if (this.stopped || this.dualFinalViewers === 0) return;
+    const quietMs = performance.now() - this.lastFanOutMs;
+    const pauseMs = this.pauseMs;
+    if (quietMs >= pauseMs) this.repeatFinalFrames();
+    else this.armPauseTimer(pauseMs - quietMs);
   }
 
   private cancelIdle(): void {

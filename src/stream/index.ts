@@ -6,6 +6,8 @@ export { CameraCounters } from './camera-counters.js';
 export { Viewer, startViewerIdsAt } from './viewer.js';
 export type { ViewerInfo, ViewerStats, ViewerCloseReason } from './viewer.js';
 export { FrameQueue } from './frame-queue.js';
+export { MjpegSink } from './frame-sink.js';
+export type { FrameSink, PartStyle, SendDone } from './frame-sink.js';
 export { AdaptiveController, DEFAULT_ADAPTIVE_OPTIONS } from './adaptive-controller.js';
 export type { AdaptiveOptions } from './adaptive-controller.js';
 export { FpsGate } from './fps-gate.js';

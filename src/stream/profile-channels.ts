@@ -99,6 +99,11 @@ export class ProfileChannels {
     return out;
   }
 
+  /** The newest frame of channel `key` (what its viewers saw last), if any. */
+  latestOf(key: string): Frame | undefined {
+    return this.channelOf(key)?.latest;
+  }
+
   private channelOf(key: string): FrameChannel | undefined {
     return key === SOURCE_PROFILE ? this.main : this.encoded.get(key)?.channel;
   }

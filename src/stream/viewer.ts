@@ -1,9 +1,9 @@
-import type { Writable } from 'node:stream';
 import type { Frame } from '../frame/index.js';
 import { DropCounters, RateMeter } from '../metrics/index.js';
 import type { AdaptiveController } from './adaptive-controller.js';
 import type { CameraCounters } from './camera-counters.js';
 import { FpsGate } from './fps-gate.js';
+import type { FrameSink } from './frame-sink.js';
 import { FrameQueue } from './frame-queue.js';
 
 export type ViewerCloseReason = 'client' | 'error' | 'shutdown' | 'stalled';
@@ -27,6 +27,8 @@ export interface ViewerOptions {
   requestedFps?: number | undefined;
   /** A viewer whose write makes no progress this long is disconnected. Default 10 s. */
   stallTimeoutMs?: number | undefined;
+  /** Send the frame a stream pauses on a second time (WebKit shows it only then; see repeatFinal). */
+  dualFinalFrames?: boolean | undefined;
 }
 
 /** What /api/stats says of one viewer. */
@@ -61,7 +63,8 @@ export function startViewerIdsAt(first: number): void {
 }
 
 /**
- * One MJPEG viewer: writes frames' shared parts to its socket, one at a time.
+ * One viewer of one camera: sends frames to its sink (an MJPEG socket, or a slot
+ * on a WebSocket), one at a time.
  *
  * A frame is written only once the previous write has completed (handed to the
  * kernel), so Node's socket buffer holds at most one part and never grows. Frames
@@ -89,13 +92,18 @@ export class Viewer {
   bytesSent = 0;
   lastLatencyMs = 0;
 
-  private readonly sink: Writable;
+  readonly dualFinalFrames: boolean;
+  private readonly sink: FrameSink;
   private readonly queue: FrameQueue;
   private readonly counters: CameraCounters;
   private readonly requested: FpsGate;
   private readonly adaptive = new FpsGate();
   private readonly delivered = new RateMeter(0.1, false);
   private writing: Frame | undefined;
+  private writingBytes = 0;
+  /** The last frame sent, and whether it was sent twice (dual final frames). */
+  private lastSentSequence = -1;
+  private finalRepeated = false;
   private closed = false;
   private closeReason: ViewerCloseReason = 'client';
   private readonly onClose: (viewer: Viewer, reason: ViewerCloseReason) => void;
@@ -107,7 +115,7 @@ export class Viewer {
   private writeStartedMs = 0;
   private lastWrittenMs = -1;
 
-  constructor(sink: Writable, info: ViewerInfo, options: ViewerOptions) {
+  constructor(sink: FrameSink, info: ViewerInfo, options: ViewerOptions) {
     this.sink = sink;
     this.info = info;
     this.counters = options.counters;
@@ -117,6 +125,7 @@ export class Viewer {
     this.controller = options.controller;
     this.requested = new FpsGate(options.requestedFps);
     this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
+    this.dualFinalFrames = options.dualFinalFrames ?? false;
     sink.on('error', () => {
       if (this.closeReason === 'client') this.closeReason = 'error';
     });
@@ -160,6 +169,18 @@ export class Viewer {
     }
   }
 
+  /**
+   * The stream paused on `frame`, the newest (an unchanged frame was skipped, or the
+   * source stopped delivering). WebKit shows the last part of a series late, only
+   * once another arrives; a viewer asking for dual final frames (µStreamer's
+   * dual_final_frames) gets it once more, if it is idle and sent it only once.
+   */
+  repeatFinal(frame: Frame): void {
+    if (!this.dualFinalFrames || this.closed || this.writing !== undefined || this.finalRepeated || this.lastSentSequence !== frame.sequence) return;
+    this.finalRepeated = true;
+    this.write(frame.retain());
+  }
+
   /** Counts a frame this viewer's encoder skipped (see ProfileEncoder). */
   countEncoderBusy(): void {
     this.drops.encoder_busy++;
@@ -187,7 +208,7 @@ export class Viewer {
       fps: Math.round(this.delivered.rate(nowMs) * 100) / 100,
       drops: this.drops.toJSON(),
       queued: this.queue.length,
-      bytesInFlight: this.writing?.part.length ?? 0,
+      bytesInFlight: this.writingBytes,
       lastLatencyMs: Math.round(this.lastLatencyMs * 100) / 100,
       lastPartAgeMs: this.lastWrittenMs < 0 ? null : Math.round(nowMs - this.lastWrittenMs),
       level,
@@ -200,7 +221,7 @@ export class Viewer {
     this.writing = frame;
     this.writeStartedMs = performance.now();
     this.armStallTimer();
-    this.sink.write(frame.part, this.afterWrite);
+    this.writingBytes = this.sink.send(frame, this.afterWrite);
   }
 
   /** The previous part reached the kernel (or failed): release it, send the next. */
@@ -208,9 +229,16 @@ export class Viewer {
     const frame = this.writing;
     this.writing = undefined;
     if (frame === undefined) return;
-    if (error == null) {
-      const bytes = frame.part.length;
+    const bytes = this.writingBytes;
+    this.writingBytes = 0;
+    if (error == null && frame.sequence === this.lastSentSequence) {
+      // A dual final frame: its bytes count, but its age is no measure of this viewer's lag.
+      this.bytesSent += bytes;
+      this.counters.bytesSent += bytes;
+    } else if (error == null) {
       const now = performance.now();
+      this.lastSentSequence = frame.sequence;
+      this.finalRepeated = false;
       this.framesSent++;
       this.bytesSent += bytes;
       this.counters.framesSent++;
