@@ -8,6 +8,6 @@ export * from './frame/index.js';
 export * from './source/index.js';
 export * from './stream/index.js';
 export * from './metrics/index.js';
-export { createHttpServer } from './http/index.js';
-export type { HttpServerOptions } from './http/index.js';
+export { createHttpServer, decodeFrameMessage, encodeFrameHeader, FRAME_FORMAT_VERSION, WEBSOCKET_PATH } from './http/index.js';
+export type { HttpServerOptions, ClientMessage, FrameMessage } from './http/index.js';
 export { VERSION } from './version.js';

@@ -52,11 +52,14 @@ Flags override the environment, which overrides the config file. A --source
 replaces the file's cameras with that one camera.
 
 Endpoints:
+  GET /                                the live dashboard
   GET /stream, /cam/<id>/stream        MJPEG stream (multipart/x-mixed-replace)
   GET /snapshot, /cam/<id>/snapshot    the latest frame as a JPEG
   GET /healthz                         liveness
   GET /api/stats                       JSON statistics
   GET /api/events                      the same, as Server-Sent Events once a second
+  GET /metrics                         Prometheus metrics
+  GET /ws                              WebSocket: any set of cameras over one connection
 `;
 
 const FLAGS = {

@@ -4,3 +4,7 @@ export { streamResponseHead } from './mjpeg-response.js';
 export { ViewerLoops } from './viewer-loops.js';
 export type { ViewerLoopsOptions } from './viewer-loops.js';
 export type { LoopCamera } from './loop-protocol.js';
+export { addWebSocketRoute, WEBSOCKET_PATH } from './ws-route.js';
+export { WebSocketSink } from './ws-sink.js';
+export { decodeFrameMessage, encodeFrameHeader, parseClientMessage, FRAME_FORMAT_VERSION } from './ws-message.js';
+export type { ClientMessage, FrameMessage } from './ws-message.js';

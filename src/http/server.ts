@@ -10,6 +10,7 @@ import { addMetricsRoute } from './metrics-route.js';
 import { startStream, STREAM_HEADERS } from './mjpeg-response.js';
 import { parseStreamQuery } from './stream-query.js';
 import type { ViewerLoops } from './viewer-loops.js';
+import { addWebSocketRoute } from './ws-route.js';
 
 export interface HttpServerOptions {
   /** The cameras served; the first one answers /stream and /snapshot. */
@@ -24,7 +25,7 @@ export interface HttpServerOptions {
   loops?: ViewerLoops | undefined;
 }
 
-const ENDPOINTS = ['/ (dashboard)', '/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/api/events', '/metrics'];
+const ENDPOINTS = ['/ (dashboard)', '/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/api/events', '/metrics', '/ws (WebSocket)'];
 
 interface HttpError extends Error {
   statusCode?: number;
@@ -128,6 +129,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   addEventsRoute(app, stats);
 
   addMetricsRoute(app, async () => ({ cameras: await cameraFigures(cameras, loops), pool: pool.stats() }));
+  addWebSocketRoute(app, cameras, version);
 
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({

@@ -1,0 +1,98 @@
+import { WebSocket } from 'ws';
+import type { Frame } from '../frame/index.js';
+import type { FrameSink, SendDone } from '../stream/index.js';
+import type { FrameHeaderCache } from './ws-message.js';
+
+/** What a sink needs of the connection it is a slot of. */
+export interface SlotOwner {
+  /** A viewer of `cameraId` must end now (its camera stopped, or it stalled): the whole connection goes. */
+  abort(cameraId: string): void;
+}
+
+const HEADER_FRAGMENT = { binary: true, fin: false } as const;
+const JPEG_FRAGMENT = { binary: true, fin: true } as const;
+
+/**
+ * One camera's slot on a WebSocket connection, as a Viewer's FrameSink. Each frame
+ * is one binary message in two fragments: the camera's shared header (built once
+ * per frame), then the pooled JPEG itself; ws writes unmasked server frames
+ * without copying, so the JPEG goes from the pool to the kernel as for MJPEG.
+ *
+ * The Viewer sends one frame at a time, so at most one `done` is pending: it is
+ * kept in a field and called through one callback bound per sink, exactly once,
+ * whichever comes first of ws's send callback and the connection closing.
+ */
+export class WebSocketSink implements FrameSink {
+  private pendingDone: SendDone | undefined;
+  private readonly afterSend = this.sent.bind(this);
+  private readonly closeListeners: (() => void)[] = [];
+  private readonly errorListeners: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly headers: FrameHeaderCache,
+    private readonly owner: SlotOwner,
+  ) {}
+
+  get cameraId(): string {
+    return this.headers.cameraId;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  send(frame: Frame, done: SendDone): number {
+    if (this.closed || this.socket.readyState !== WebSocket.OPEN) {
+      process.nextTick(done, new Error(`the WebSocket slot of camera '${this.cameraId}' is closed`));
+      return 0;
+    }
+    const header = this.headers.headerFor(frame);
+    this.pendingDone = done;
+    // Both fragments are queued in this one synchronous call: no other message can come between them.
+    this.socket.send(header, HEADER_FRAGMENT);
+    this.socket.send(frame.jpeg, JPEG_FRAGMENT, this.afterSend);
+    return header.length + frame.jpeg.length;
+  }
+
+  /** The camera ended this viewer gracefully: only this slot ends; the client is told. */
+  end(): void {
+    if (this.closed) return;
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: 'ended', camera: this.cameraId }));
+    this.detach();
+  }
+
+  /** A viewer that must end now: a client that does not read stalls all its cameras anyway, so the connection goes. */
+  destroy(): void {
+    this.owner.abort(this.cameraId);
+  }
+
+  on(event: 'close' | 'error', listener: () => void): this {
+    (event === 'close' ? this.closeListeners : this.errorListeners).push(listener);
+    return this;
+  }
+
+  /** The slot ends without a word to the client (unsubscribed, replaced, or the connection is going). */
+  detach(failed = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (failed) for (const listener of this.errorListeners) listener();
+    for (const listener of this.closeListeners) listener();
+  }
+
+  /**
+   * The WebSocket is gone. ws calls a pending send's callback (with an error) when
+   * its socket closes, before this; should one still be pending, it is called here.
+   */
+  connectionClosed(failed: boolean): void {
+    this.detach(failed);
+    if (this.pendingDone !== undefined) this.sent(new Error('the WebSocket closed'));
+  }
+
+  private sent(error?: Error | null): void {
+    const done = this.pendingDone;
+    this.pendingDone = undefined;
+    done?.(error);
+  }
+}

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { after, before, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { decodeFrameMessage, type FrameMessage } from '../src/http/ws-message.js';
+import { VERSION, type Camstream } from '../src/index.js';
+import { cameraStats, waitForCamera } from './helpers/cameras.js';
+import { connectMjpeg, isWholeJpeg, type MjpegClient } from './helpers/mjpeg-client.js';
+import { eventually, sleep, startServer } from './helpers/server.js';
+
+let server: Camstream;
+let url: string;
+
+before(async () => {
+  const small = (id: string) => ({ id, source: 'synthetic:160x120@15' });
+  ({ server, url } = await startServer({ cameras: [small('a'), small('b'), small('c'), { id: 'big', source: 'synthetic:640x480@30' }] }));
+});
+after(() => server.stop());
+
+interface Client {
+  ws: WebSocket;
+  texts: Record<string, unknown>[];
+  frames: (FrameMessage & { receivedMicros: number })[];
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+/** A ws client that decodes every message; resolves once open. */
+async function connect(path: string, userAgent: string, base = url): Promise<Client> {
+  const ws = new WebSocket(`${base.replace('http', 'ws')}${path}`, { headers: { 'user-agent': userAgent } });
+  const client: Client = { ws, texts: [], frames: [], closed: new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))) };
+  ws.on('message', (data: Buffer, isBinary) => {
+    if (isBinary) client.frames.push({ ...decodeFrameMessage(data), receivedMicros: nowMicros() });
+    else client.texts.push(JSON.parse(data.toString()) as Record<string, unknown>);
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  return client;
+}
+
+/** The HTTP answer to an upgrade request the server refuses. */
+function refused(path: string): Promise<{ status: number; body: { error: string; message: string } }> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}${path}`);
+  ws.on('error', () => {});
+  return new Promise((resolve) => {
+    ws.once('unexpected-response', (_request, response: IncomingMessage) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as { error: string; message: string } }));
+    });
+  });
+}
+
+const sequencesOf = (client: Client, camera: string): number[] => client.frames.filter((frame) => frame.cameraId === camera).map((frame) => frame.sequence);
+const mjpegSequences = (viewer: MjpegClient): number[] => viewer.parts.map((part) => Number(part.headers['x-frame-sequence']));
+
+function assertNoGaps(sequences: number[], what: string): void {
+  assert.ok(sequences.length > 5, `${what}: only ${sequences.length} frames`);
+  for (let i = 1; i < sequences.length; i++) assert.equal(sequences[i], (sequences[i - 1] as number) + 1, `${what}: frame ${sequences[i - 1]} is followed by ${sequences[i]}`);
+}
+
+test('one connection carries the cameras it subscribes to, as viewers of each', async () => {
+  const client = await connect('/ws', 'ws-test-1');
+  try {
+    await eventually(() => client.texts.length > 0);
+    const cameras = [...['a', 'b', 'c'].map((id) => ({ id, nominalFps: 15 })), { id: 'big', nominalFps: 30 }];
+    assert.deepEqual(client.texts[0], { type: 'hello', version: VERSION, cameras });
+    client.ws.send(JSON.stringify({ type: 'subscribe', cameras: ['a', 'b'] }));
+    assert.ok(await eventually(() => sequencesOf(client, 'a').length >= 10 && sequencesOf(client, 'b').length >= 10, 10_000), 'frames of both cameras arrive');
+    for (const frame of client.frames) {
+      assert.ok(frame.cameraId === 'a' || frame.cameraId === 'b', `a frame of camera '${frame.cameraId}'`);
+      assert.ok(Math.abs(frame.receivedMicros - frame.captureMicros) < 1_000_000, `captured ${(frame.receivedMicros - frame.captureMicros) / 1000} ms before it arrived`);
+      assert.ok(isWholeJpeg(frame.jpeg), `frame ${frame.sequence} of ${frame.cameraId} is a whole JPEG`);
+    }
+    for (const id of ['a', 'b']) {
+      const sequences = sequencesOf(client, id);
+      assert.ok(sequences.every((sequence, i) => i === 0 || sequence > (sequences[i - 1] as number)), `${id}: sequences increase: ${sequences.join(',')}`);
+      const stats = await cameraStats(url, id);
+      assert.equal(stats.viewerList.filter((viewer) => viewer.userAgent === 'ws-test-1').length, 1, `camera ${id} lists the connection as one viewer`);
+    }
+    client.ws.send(JSON.stringify({ type: 'unsubscribe', cameras: ['b'] }));
+    await waitForCamera(url, 'b', (camera) => camera.viewers === 0, 5000);
+    assert.equal((await cameraStats(url, 'b')).viewers, 0, "b's viewer is gone");
+    await sleep(200);
+    const [aBefore, bBefore] = [sequencesOf(client, 'a').length, sequencesOf(client, 'b').length];
+    await sleep(1000);
+    assert.ok(sequencesOf(client, 'a').length >= aBefore + 8, 'a continues');
+    assert.equal(sequencesOf(client, 'b').length, bBefore, 'no frame of b after unsubscribing');
+  } finally {
+    client.ws.terminate();
+  }
+});
+
+test('the query string subscribes and limits the rate; bad queries are refused before the upgrade', async () => {
+  const client = await connect('/ws?cameras=a&fps=5', 'ws-test-2');
+  try {
+    assert.ok(await eventually(() => client.frames.length > 0, 10_000), 'a first frame');
+    const first = client.frames.length;
+    await sleep(2000);
+    const rate = (client.frames.length - first) / 2;
+    assert.ok(rate >= 3.5 && rate <= 6.5, `${rate} fps for fps=5`);
+    const viewer = (await cameraStats(url, 'a')).viewerList.find((each) => each.userAgent === 'ws-test-2');
+    assert.equal(viewer?.maxFps, 5);
+    assert.equal(viewer?.drops.adapted, 0, 'the requested rate is not counted as adapted drops');
+  } finally {
+    client.ws.terminate();
+  }
+  const unknown = await refused('/ws?cameras=a,nope');
+  assert.equal(unknown.status, 404);
+  assert.match(unknown.body.message, /no camera 'nope'; cameras: a, b, c, big/);
+  const badFps = await refused('/ws?fps=abc');
+  assert.equal(badFps.status, 400);
+  assert.match(badFps.body.message, /fps=abc/);
+  assert.equal((await refused('/elsewhere')).status, 404);
+  const plain = await fetch(`${url}/ws`);
+  assert.equal(plain.status, 426, 'a GET without Upgrade is told to upgrade');
+});
+
+test('a client that stops reading holds a bounded number of frames and slows nobody', async () => {
+  const sockets: Socket[] = [];
+  const capture = (request: IncomingMessage, socket: Socket): void => {
+    if (request.headers['user-agent'] === 'ws-stalled') sockets.push(socket);
+  };
+  server.http.server.on('upgrade', capture);
+  const mjpeg = connectMjpeg(url, '/cam/big/stream');
+  await mjpeg.waitForParts(5, 15_000);
+  const stalled = await connect('/ws?cameras=big', 'ws-stalled');
+  server.http.server.off('upgrade', capture);
+  // Stops reading: the kernel buffers fill, then the server's sends stop completing.
+  (stalled.ws as unknown as { _socket: Socket })._socket.pause();
+  const serverSocket = sockets[0] as Socket;
+  const firstPart = mjpeg.parts.length;
+  let maxInUse = 0;
+  let maxBuffered = 0;
+  let maxFrameBytes = 0;
+  const sample = setInterval(() => {
+    maxInUse = Math.max(maxInUse, server.pool.stats().inUse);
+    maxBuffered = Math.max(maxBuffered, serverSocket.writableLength);
+  }, 50);
+  try {
+    await sleep(1500);
+    const early = (await cameraStats(url, 'big')).viewerList.find((viewer) => viewer.userAgent === 'ws-stalled');
+    await sleep(2500);
+    const stats = await cameraStats(url, 'big');
+    maxFrameBytes = stats.latestFrame?.bytes ?? 0;
+    const late = stats.viewerList.find((viewer) => viewer.userAgent === 'ws-stalled');
+    assert.ok(early !== undefined && late !== undefined, 'the stalled connection is a viewer of big');
+    assert.ok(late.drops.replaced > early.drops.replaced && early.drops.replaced > 0, `replaced drops rise: ${early.drops.replaced} → ${late.drops.replaced}`);
+    assert.ok(late.queued <= 1, `${late.queued} frames queued`);
+    assert.ok(maxInUse <= 6, `pool inUse reached ${maxInUse}`);
+    // ws's buffer is the socket's: one message in flight at most (frame sizes vary a little, hence 2x).
+    assert.ok(maxBuffered <= 2 * maxFrameBytes + 1024, `${maxBuffered} bytes buffered in user space, frames are ~${maxFrameBytes}`);
+    assertNoGaps(mjpegSequences(mjpeg).slice(firstPart - 1), 'the MJPEG viewer beside the stalled one');
+  } finally {
+    clearInterval(sample);
+    stalled.ws.terminate();
+  }
+  await waitForCamera(url, 'big', (camera) => camera.viewers === 1, 5000);
+  mjpeg.close();
+  await waitForCamera(url, 'big', (camera) => camera.viewers === 0, 5000);
+  assert.ok(await eventually(() => server.pool.stats().inUse <= 1, 3000), `pool inUse back down: ${server.pool.stats().inUse}`);
+});
+
+test('a malformed message closes only its own connection', async () => {
+  const watcher = await connect('/ws?cameras=a', 'ws-watcher');
+  const mjpeg = connectMjpeg(url, '/cam/a/stream');
+  try {
+    await mjpeg.waitForParts(2, 10_000);
+    const cases: [string | Buffer, number, RegExp][] = [
+      ['hello', 1008, /not JSON/],
+      ['{"type":"subscribe","cameras":"a"}', 1008, /cameras must be an array/],
+      [JSON.stringify({ type: 'subscribe', cameras: Array.from({ length: 65 }, (_, i) => `cam${i}`) }), 1008, /more than 64/],
+      [Buffer.from([1, 2, 3]), 1003, /binary messages are not accepted/],
+      ['x'.repeat(65 * 1024), 1009, /^$/],
+    ];
+    for (const [message, code, reason] of cases) {
+      const client = await connect('/ws?cameras=a', 'ws-malformed');
+      client.ws.send(message);
+      const closed = await client.closed;
+      assert.equal(closed.code, code, `${String(message).slice(0, 40)} → close ${closed.code} ${closed.reason}`);
+      assert.match(closed.reason, reason);
+    }
+    const partial = await connect('/ws', 'ws-partial');
+    partial.ws.send(JSON.stringify({ type: 'subscribe', cameras: ['nope', 'b'] }));
+    assert.ok(await eventually(() => sequencesOf(partial, 'b').length >= 5, 10_000), 'the known camera is subscribed');
+    assert.deepEqual(partial.texts[1], { type: 'error', message: "no camera 'nope'; cameras: a, b, c, big" });
+    assert.equal(partial.ws.readyState, WebSocket.OPEN);
+    partial.ws.terminate();
+    assert.equal((await cameraStats(url, 'a')).viewerList.filter((viewer) => viewer.userAgent === 'ws-malformed').length, 0, 'closed connections left no viewers');
+    // The bystanders have watched all along; a little longer so a gap would show.
+    await sleep(1000);
+    assertNoGaps(sequencesOf(watcher, 'a'), 'the other WebSocket client');
+    assertNoGaps(mjpegSequences(mjpeg), 'the MJPEG viewer');
+  } finally {
+    watcher.ws.terminate();
+    mjpeg.close();
+  }
+});
+
+// The timeout turns a shutdown that hangs on an upgraded socket into a failure.
+test('stopping the server closes WebSocket connections with 1001, promptly', { timeout: 15_000 }, async () => {
+  const own = await startServer({ cameras: [{ id: 'a', source: 'synthetic:160x120@15' }] });
+  const watching = await connect('/ws?cameras=a', 'ws-shutdown', own.url);
+  const idle = await connect('/ws', 'ws-shutdown-idle', own.url);
+  assert.ok(await eventually(() => watching.frames.length > 0, 10_000), 'a first frame');
+  const started = performance.now();
+  await own.server.stop();
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 2000, `stop took ${elapsed.toFixed(0)} ms`);
+  for (const client of [watching, idle]) assert.deepEqual(await client.closed, { code: 1001, reason: 'server shutting down' });
+});
