@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { Camstream } from '../src/index.js';
+import type { Camstream, CameraStats } from '../src/index.js';
 import { artifactPath, chromiumMissing, collectPageErrors, launchChromium, type HeadlessChromium } from './helpers/browser.js';
 import { waitForCamera } from './helpers/cameras.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
-import { eventually, startServer } from './helpers/server.js';
+import { eventually, sleep, startServer } from './helpers/server.js';
 
 const CAMERAS = [
   { id: 'front', source: 'synthetic:320x240@15' },
@@ -54,9 +54,9 @@ describe('the dashboard at /', () => {
     /** Points drawn in each chart of a camera card. */
     const points = (page: Page, id: string): Promise<number[]> =>
       page.locator(`[data-camera="${id}"] .chart`).evaluateAll((charts) => charts.map((chart) => Number(chart.dataset.points ?? 0)));
-    /** The natural size of each camera's stream image, in page order. */
-    const imageSizes = (page: Page, selector = '[data-camera] img[data-field="stream"]'): Promise<number[][]> =>
-      page.locator(selector).evaluateAll((images) => images.map((image) => [image.naturalWidth, image.naturalHeight]));
+    /** Each camera canvas's size and the frames drawn on it, in page order. */
+    const canvases = (page: Page, selector = '[data-camera] canvas[data-field="stream"]'): Promise<{ width: number; height: number; frames: number }[]> =>
+      page.locator(selector).evaluateAll((elements) => elements.map((canvas) => ({ width: canvas.width, height: canvas.height, frames: Number(canvas.dataset.frames ?? 0) })));
     const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> => {
       assert.ok(await eventually(check, timeoutMs, 100), `timed out waiting until ${what}`);
     };
@@ -70,14 +70,17 @@ describe('the dashboard at /', () => {
         await page.waitForSelector('[data-camera="broken"]');
         assert.equal(await page.locator('[data-camera]').count(), 3, 'one card per camera');
 
-        // Each live camera's <img> has decoded a frame of the camera's size.
-        await until('both live streams show a frame', async () => (await imageSizes(page)).slice(0, 2).every(([width]) => (width as number) > 0));
-        assert.deepEqual((await imageSizes(page)).slice(0, 2), [
-          [320, 240],
-          [256, 144],
-        ]);
+        // Each live camera's canvas has drawn frames of the camera's size.
+        await until('both live cameras show frames', async () => (await canvases(page)).slice(0, 2).every(({ frames }) => frames >= 2));
+        assert.deepEqual(
+          (await canvases(page)).slice(0, 2).map(({ width, height }) => [width, height]),
+          [
+            [320, 240],
+            [256, 144],
+          ],
+        );
         // The broken camera still streams: its "no signal" card.
-        await until('the broken camera shows its no-signal card', async () => ((await imageSizes(page, '[data-camera="broken"] img'))[0]?.[0] ?? 0) > 0, 15_000);
+        await until('the broken camera shows its no-signal card', async () => ((await canvases(page, '[data-camera="broken"] canvas'))[0]?.frames ?? 0) > 0, 15_000);
 
         // Charts receive a new point each second.
         const before = await points(page, 'front');
@@ -103,11 +106,11 @@ describe('the dashboard at /', () => {
       }
     });
 
-    test('Pause ends the card\'s stream (its viewer leaves the server), Play brings it back', async () => {
+    test('Pause ends the card\'s frames (its viewer leaves the server), Play brings them back', async () => {
       const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
       try {
         await page.goto(`${url}/`);
-        await until('the back camera shows a frame', async () => ((await imageSizes(page, '[data-camera="back"] img'))[0]?.[0] ?? 0) > 0);
+        await until('the back camera shows a frame', async () => ((await canvases(page, '[data-camera="back"] canvas'))[0]?.frames ?? 0) > 0);
         await waitForCamera(url, 'back', (camera) => camera.viewers === 1);
         await page.click('[data-camera="back"] [data-action="pause"]');
         const paused = await waitForCamera(url, 'back', (camera) => camera.viewers === 0);
@@ -137,5 +140,61 @@ describe('the dashboard at /', () => {
         await page.close();
       }
     });
+  });
+});
+
+describe('the dashboard with twelve cameras', { skip: chromiumMissing() }, () => {
+  const ids = Array.from({ length: 12 }, (_, index) => `cam${index + 1}`);
+  let server: Camstream;
+  let url: string;
+  let chromium: HeadlessChromium;
+  before(async () => {
+    ({ server, url } = await startServer({ cameras: ids.map((id) => ({ id, source: 'synthetic:192x108@15' })) }));
+    chromium = await launchChromium();
+  });
+  after(async () => {
+    await chromium.close();
+    await server.stop();
+  });
+
+  test('all twelve over one WebSocket: every counter advances within 5 s, each canvas shows the newest frame', async () => {
+    const page = await chromium.browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const errors = collectPageErrors(page);
+    try {
+      await page.goto(`${url}/`);
+      // Frames drawn per camera, read from the page.
+      const drawn = (): Promise<{ id: string; frames: number; captureMicros: number }[]> =>
+        page.locator('[data-camera]').evaluateAll((cards) =>
+          cards.map((card) => {
+            const canvas = card.querySelector('canvas');
+            return { id: card.dataset.camera, frames: Number(canvas.dataset.frames ?? 0), captureMicros: Number(canvas.dataset.captureMicros ?? 0) };
+          }),
+        );
+      const started = Date.now();
+      assert.ok(await eventually(async () => (await drawn()).length === 12 && (await drawn()).every(({ frames }) => frames >= 3), 5000, 100), `every camera drew frames within 5 s: ${JSON.stringify(await drawn())}`);
+      const firstFrames = new Map((await drawn()).map(({ id, frames }) => [id, frames]));
+      await sleep(1000);
+      for (const { id, frames } of await drawn()) assert.ok(frames > (firstFrames.get(id) ?? 0) + 5, `${id}: its counter keeps advancing (${firstFrames.get(id)} → ${frames})`);
+      assert.ok(Date.now() - started < 10_000);
+
+      // The newest frame: what each canvas shows was captured within 200 ms of the server's latest.
+      const shown = await drawn();
+      const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: CameraStats[] };
+      for (const camera of stats.cameras) {
+        const canvas = shown.find(({ id }) => id === camera.id);
+        const latestMicros = (camera.latestFrame?.timestamp ?? 0) * 1e6;
+        const behindMs = (latestMicros - (canvas?.captureMicros ?? 0)) / 1000;
+        assert.ok(behindMs <= 200, `${camera.id}: the canvas shows a frame ${behindMs.toFixed(0)} ms older than the server's latest`);
+      }
+
+      // One connection carries them all: every camera's viewer is the same socket.
+      const remotes = new Set(stats.cameras.flatMap((camera) => camera.viewerList.map((viewer) => viewer.remote)));
+      assert.equal(remotes.size, 1, `one WebSocket for twelve cameras, got viewers from ${[...remotes].join(', ')}`);
+      assert.ok(stats.cameras.every((camera) => camera.viewers === 1));
+      await page.screenshot({ path: artifactPath('dashboard-12-cameras.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
   });
 });

@@ -3,6 +3,7 @@
 // page is a template cloned per camera and filled with textContent (never HTML),
 // and uPlot (loaded before this module as a global) draws the charts.
 import type UPlot from 'uplot';
+import { CanvasView, LiveFrames, type FrameMessage } from './live-frames.js';
 
 declare const uPlot: typeof UPlot;
 
@@ -198,27 +199,27 @@ class CameraCard {
   private readonly dropsChart: TimeChart;
   private readonly sentRate = new Rate();
   private readonly dropRates = { replaced: new Rate(), adapted: new Rate(), encoder_busy: new Rate() };
-  private readonly image: HTMLImageElement;
-  private readonly streamUrl: string;
+  readonly view: CanvasView;
   private paused = false;
-  private retry: number | undefined;
 
-  constructor(template: HTMLTemplateElement, private readonly id: string) {
+  constructor(
+    template: HTMLTemplateElement,
+    private readonly id: string,
+    private readonly live: LiveFrames,
+  ) {
     const fragment = template.content.cloneNode(true) as DocumentFragment;
     const element = fragment.firstElementChild;
     if (!(element instanceof HTMLElement)) throw new Error('dashboard camera template is empty');
     this.element = element;
     element.dataset.camera = id;
     const base = `/cam/${encodeURIComponent(id)}`;
-    this.streamUrl = `${base}/stream`;
     field(element, 'id').textContent = id;
-    field<HTMLAnchorElement>(element, 'stream-link').href = this.streamUrl;
+    field<HTMLAnchorElement>(element, 'stream-link').href = `${base}/stream`;
     field<HTMLAnchorElement>(element, 'snapshot-link').href = `${base}/snapshot`;
 
-    this.image = field<HTMLImageElement>(element, 'stream');
-    this.image.alt = `${id}: live stream`;
-    // A stream that ends (server restart, camera removed) is reopened after a pause.
-    this.image.addEventListener('error', () => this.reopenLater());
+    const canvas = field<HTMLCanvasElement>(element, 'stream');
+    canvas.setAttribute('aria-label', `${id}: live picture`);
+    this.view = new CanvasView(canvas, field(element, 'frame-readout'));
     const pause = element.querySelector<HTMLButtonElement>('[data-action="pause"]');
     pause?.addEventListener('click', () => {
       this.paused = !this.paused;
@@ -248,21 +249,9 @@ class CameraCard {
     this.showStream(true);
   }
 
-  /** Opens or closes the live stream (closing it frees the connection and the bandwidth). */
+  /** Starts or stops this camera's frames (stopping frees the bandwidth; the server then counts no viewer). */
   showStream(on: boolean): void {
-    window.clearTimeout(this.retry);
-    if (on && !this.paused) {
-      this.image.src = `${this.streamUrl}?dashboard=${Date.now()}`;
-    } else {
-      // Without a src the image's request (the stream) is cancelled.
-      this.image.removeAttribute('src');
-    }
-  }
-
-  private reopenLater(): void {
-    if (this.paused || document.hidden) return;
-    window.clearTimeout(this.retry);
-    this.retry = window.setTimeout(() => this.showStream(true), 2000);
+    this.live.want(this.id, on && !this.paused);
   }
 
   rebuildCharts(): void {
@@ -345,6 +334,14 @@ class Dashboard {
   private readonly container = byId('cameras');
   private readonly cpu = new Rate();
   private readonly sent = new Rate();
+  private readonly live = new LiveFrames(
+    (message) => this.frame(message),
+    (state, detail) => {
+      const link = byId('link');
+      link.dataset.state = state === 'open' ? 'live' : state === 'connecting' ? 'connecting' : 'lost';
+      link.textContent = state === 'open' ? 'pictures live' : state === 'connecting' ? 'pictures connecting…' : `pictures lost${detail ? `: ${detail}` : ''}; retrying`;
+    },
+  );
 
   constructor() {
     const template = document.getElementById('camera-template');
@@ -360,17 +357,22 @@ class Dashboard {
   }
 
   follow(): void {
+    this.live.connect();
     const feed = byId('feed');
     const events = new EventSource('/api/events');
     events.addEventListener('open', () => {
       feed.dataset.state = 'live';
-      feed.textContent = 'live';
+      feed.textContent = 'figures live';
     });
     events.addEventListener('error', () => {
       feed.dataset.state = events.readyState === EventSource.CLOSED ? 'lost' : 'connecting';
-      feed.textContent = events.readyState === EventSource.CLOSED ? 'disconnected: reload the page' : 'reconnecting…';
+      feed.textContent = events.readyState === EventSource.CLOSED ? 'figures lost: reload the page' : 'figures reconnecting…';
     });
     events.addEventListener('message', (event: MessageEvent<string>) => this.update(JSON.parse(event.data) as Stats));
+  }
+
+  private frame(message: FrameMessage): void {
+    this.cards.get(message.camera)?.view.show(message);
   }
 
   private update(stats: Stats): void {
@@ -381,7 +383,7 @@ class Dashboard {
       seen.add(camera.id);
       let card = this.cards.get(camera.id);
       if (card === undefined) {
-        card = new CameraCard(this.template, camera.id);
+        card = new CameraCard(this.template, camera.id, this.live);
         this.cards.set(camera.id, card);
         this.container.append(card.element);
       }

@@ -23,6 +23,7 @@ const ASSETS: Record<string, Asset> = {
   '/': { path: inRoot('web/index.html'), type: 'text/html; charset=utf-8', cacheControl: OURS },
   '/dashboard/dashboard.css': { path: inRoot('web/dashboard.css'), type: 'text/css; charset=utf-8', cacheControl: OURS },
   '/dashboard/dashboard.js': { path: inRoot('dist/web/dashboard.js'), type: 'text/javascript; charset=utf-8', cacheControl: OURS },
+  '/dashboard/live-frames.js': { path: inRoot('dist/web/live-frames.js'), type: 'text/javascript; charset=utf-8', cacheControl: OURS },
   '/dashboard/icon.svg': { path: inRoot('web/icon.svg'), type: 'image/svg+xml', cacheControl: OURS },
   '/dashboard/uplot.js': { path: inUplot('uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8', cacheControl: 'public, max-age=86400' },
   '/dashboard/uplot.css': { path: inUplot('uPlot.min.css'), type: 'text/css; charset=utf-8', cacheControl: 'public, max-age=86400' },
