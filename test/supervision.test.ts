@@ -39,6 +39,30 @@ test('restarts back off exponentially with jitter, up to the cap, and count ever
   assert.equal(status.state, 'stopped');
 });
 
+/** A source that takes a while to start (as the synthetic camera renders its ring), and says whether it runs. */
+class SlowStartSource implements Source {
+  readonly url = 'test:slow-start';
+  readonly nominalFps = undefined;
+  running = false;
+  async start(_context: SourceContext): Promise<void> {
+    await sleep(150);
+    this.running = true;
+  }
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+}
+
+test('a source stopped while it is still starting does not keep running once its start finishes', async () => {
+  const source = new SlowStartSource();
+  const camera = new Camera({ id: 'c', source, pool: new BufferPool(), log: silent, alwaysOn: true });
+  camera.start();
+  await sleep(20);
+  await camera.stop();
+  await sleep(300);
+  assert.equal(source.running, false, 'the late start was stopped (else its clock or process would run forever)');
+});
+
 test('retrying shows the reason and seconds until the next attempt', async () => {
   const camera = new Camera({ id: 'c', source: new FailingSource(), pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 5000 } });
   camera.start();

@@ -139,6 +139,12 @@ export class SourceSupervisor {
     };
     try {
       await this.source.start(context);
+      // Stopped while it was starting (a viewer that left at once): the late start
+      // has set the source running (its clock, its process), so stop it again.
+      if (generation !== this.generation && !this.running) {
+        this.stopping = this.source.stop().catch((error: unknown) => this.log.warn({ err: error }, 'error while stopping the source'));
+        await this.stopping;
+      }
     } catch (error) {
       if (generation !== this.generation) return;
       const reason = error instanceof SourceError ? error.reason : `source failed to start: ${(error as Error).message}`;
