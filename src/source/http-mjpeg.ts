@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Frame, FrameFactory } from '../frame/index.js';
+import { captureTimeNow, type CaptureTime, type Frame, type FrameFactory } from '../frame/index.js';
 import { DEFAULT_MAX_FRAME_BYTES, JpegFramer, type JpegFramerStats } from '../frame/jpeg-framer.js';
 import { SourceError, SourceSpecError } from './errors.js';
 import { HttpResponseParser, printable, type HttpResponseHandler, type ResponseHead } from './http-response-parser.js';
@@ -34,6 +34,10 @@ export interface HttpMjpegStats extends MultipartCounters {
   /** Frames published. */
   frames: number;
   bytesReceived: number;
+  /** Frames stamped with the upstream's X-Timestamp (its capture time) instead of their arrival time. */
+  upstreamTimestamps: number;
+  /** X-Timestamps ignored as implausible: further than a day from this machine's clock. */
+  implausibleTimestamps: number;
   /** The JpegFramer's counters (it cuts parts without Content-Length), once started. */
   framer: JpegFramerStats | undefined;
 }
@@ -41,9 +45,19 @@ export interface HttpMjpegStats extends MultipartCounters {
 const READ_BUFFER_BYTES = 64 * 1024;
 
 /**
+ * An upstream X-Timestamp further than this from our clock is not a wall clock time
+ * we can use: mjpg-streamer and µStreamer often send the V4L2 buffer's timestamp,
+ * seconds since boot, and a camera without NTP may think it is 1970. A day leaves
+ * room for any real clock skew between an origin and its relays.
+ */
+const MAX_UPSTREAM_CLOCK_SKEW_MICROS = 24 * 3600 * 1e6;
+
+/**
  * An MJPEG stream from an HTTP(S) upstream: an IP camera, mjpg-streamer, µStreamer
  * or another camstream. One GET, then the multipart body is cut into frames as it
- * arrives (see MultipartParser) and published.
+ * arrives (see MultipartParser) and published. A frame keeps the upstream's
+ * X-Timestamp as its wall clock capture time when it is plausible (see captureTime),
+ * so a relay's viewers see the origin's capture time.
  *
  * Reads go into one reused 64 KiB buffer (`onread`), for https too (Node ≥ 15.1
  * passes tls.connect's `onread` to the TLS socket), so a chunk costs no allocation;
@@ -65,7 +79,7 @@ export class HttpMjpegSource implements Source {
   private readonly insecure: boolean;
   private readonly ca: HttpMjpegSourceOptions['ca'];
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-  private readonly counters = { connections: 0, frames: 0, bytesReceived: 0, ...newMultipartCounters() };
+  private readonly counters = { connections: 0, frames: 0, bytesReceived: 0, upstreamTimestamps: 0, implausibleTimestamps: 0, ...newMultipartCounters() };
   private context: SourceContext | undefined;
   private socket: net.Socket | undefined;
   private socketClosed: Promise<void> = Promise.resolve();
@@ -85,6 +99,7 @@ export class HttpMjpegSource implements Source {
   private readonly responseHandler: HttpResponseHandler;
   private readonly multipartHandler: MultipartHandler;
   private discards: ThrottledWarning | undefined;
+  private reportedImplausible = false;
   private readonly publishFrame = (frame: Frame): void => {
     const context = this.context;
     if (this.over || context === undefined) {
@@ -93,6 +108,29 @@ export class HttpMjpegSource implements Source {
     }
     this.counters.frames++;
     context.publish(frame);
+  };
+  /**
+   * A relay keeps the origin's capture time: the wall clock part (X-Timestamp, what
+   * viewers and the next hop see) is the upstream's when it sent a plausible one, so
+   * latency across hops stays measurable. The monotonic part stays the local arrival
+   * time, because frame intervals, local latency and stall detection must not follow
+   * another machine's clock.
+   */
+  private readonly captureTime = (upstreamWallMicros: number | undefined): CaptureTime => {
+    const arrival = captureTimeNow();
+    if (upstreamWallMicros === undefined) return arrival;
+    const skewMicros = upstreamWallMicros - arrival.wallMicros;
+    if (Math.abs(skewMicros) > MAX_UPSTREAM_CLOCK_SKEW_MICROS) {
+      this.counters.implausibleTimestamps++;
+      if (!this.reportedImplausible) {
+        // Once per connection: common (cameras that send time since boot) and harmless.
+        this.reportedImplausible = true;
+        this.context?.log.info({ source: this.url, skewSeconds: Math.round(skewMicros / 1e6) }, 'upstream X-Timestamp is not this clock\'s time (off by more than a day): frames are stamped on arrival');
+      }
+      return arrival;
+    }
+    this.counters.upstreamTimestamps++;
+    return { monoMs: arrival.monoMs, wallMicros: upstreamWallMicros };
   };
 
   constructor(url: string, options: HttpMjpegSourceOptions = {}) {
@@ -126,6 +164,7 @@ export class HttpMjpegSource implements Source {
       frame: this.publishFrame,
       close: () => this.terminate(`upstream ${this.target.hostPort} ended the stream (closing boundary)`),
       error: (reason) => this.terminate(reason),
+      captureTime: this.captureTime,
       discard: (reason, bytes) =>
         this.discards?.warn({ reason, bytes }, reason === 'oversize' ? `dropped a ${bytes}-byte part over the ${this.maxFrameBytes}-byte limit from ${this.target.hostPort}` : `dropped a part that is not a JPEG from ${this.target.hostPort}`),
     };
@@ -147,6 +186,7 @@ export class HttpMjpegSource implements Source {
       this.framerFactory = context.frames;
     }
     this.over = false;
+    this.reportedImplausible = false;
     this.connected = false;
     this.secured = false;
     this.response = new HttpResponseParser(this.responseHandler);

@@ -1,4 +1,4 @@
-import { Frame, type FrameFactory, type PooledBuffer } from '../frame/index.js';
+import { Frame, captureTimeNow, type CaptureTime, type FrameFactory, type PooledBuffer } from '../frame/index.js';
 import type { JpegFramer } from '../frame/jpeg-framer.js';
 
 /**
@@ -16,6 +16,10 @@ import type { JpegFramer } from '../frame/jpeg-framer.js';
  * bytes between parts (skipped and counted), parts that are not JPEG (dropped and
  * counted). Only a stream with no boundary for more than a frame's worth of bytes
  * is given up on.
+ *
+ * A part's `X-Timestamp` (the upstream's capture time) is read too and offered to
+ * the handler's captureTime() when its frame is sealed. Parts without Content-Length
+ * are sealed by the JpegFramer, so they are stamped with their arrival time.
  */
 
 export interface MultipartCounters {
@@ -44,6 +48,26 @@ export interface MultipartHandler {
   error(reason: string): void;
   /** A part was dropped: over the size limit, or not a JPEG. The stream goes on. */
   discard(reason: 'oversize' | 'not_jpeg', bytes: number): void;
+  /**
+   * The capture time of a part with Content-Length whose last byte just arrived,
+   * given the part's `X-Timestamp` in µs (undefined when it had none, or not in the
+   * `<sec>.<usec>` form). Without this member, frames are stamped with their arrival.
+   */
+  captureTime?(upstreamWallMicros: number | undefined): CaptureTime;
+}
+
+/**
+ * An `X-Timestamp` value as mjpg-streamer, µStreamer and camstream write it
+ * (`<seconds>.<microseconds>`, e.g. `1764034162.213042`) in whole µs, or undefined
+ * when it is not one. A shorter fraction is read as decimals (`.5` = 500000 µs);
+ * digits past the sixth are dropped. Signs, exponents and spaces inside are refused.
+ */
+export function parseTimestampMicros(value: string): number | undefined {
+  const match = /^(\d{1,12})(?:\.(\d{1,9}))?$/.exec(value);
+  if (match === null) return undefined;
+  const micros = Number(match[1]) * 1e6 + Number((match[2] ?? '').slice(0, 6).padEnd(6, '0'));
+  // Past 2^53 µs (year 2255) the sum is no longer exact.
+  return Number.isSafeInteger(micros) ? micros : undefined;
 }
 
 /**
@@ -107,6 +131,8 @@ export class MultipartParser {
   private lineLength = 0;
   private headBytes = 0;
   private contentLength = -1;
+  /** The part's X-Timestamp in µs, if it had a readable one. */
+  private timestampMicros: number | undefined;
   private buffer: PooledBuffer | undefined;
   private length = 0;
   private written = 0;
@@ -165,6 +191,7 @@ export class MultipartParser {
             this.lineLength = 0;
             this.headBytes = 0;
             this.contentLength = -1;
+            this.timestampMicros = undefined;
             pos++;
           } else if (byte === CR || byte === 0x20 || byte === 0x09) {
             pos++;
@@ -222,14 +249,21 @@ export class MultipartParser {
     this.lineLength = 0;
     if (length > 0) {
       const colon = this.line.indexOf(0x3a);
-      if (colon > 0 && colon < length && this.line.toString('latin1', 0, colon).trim().toLowerCase() === 'content-length') {
-        const value = this.line.toString('latin1', colon + 1, length).trim();
-        this.contentLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
-      }
+      if (colon > 0 && colon < length) this.headerField(this.line.toString('latin1', 0, colon).trim().toLowerCase(), colon, length);
     } else {
       this.startBody();
     }
     return lf + 1;
+  }
+
+  /** Keeps what a part's header field `name` (value at line[colon + 1, end)) says, if it matters here. */
+  private headerField(name: string, colon: number, end: number): void {
+    if (name === 'content-length') {
+      const value = this.line.toString('latin1', colon + 1, end).trim();
+      this.contentLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+    } else if (name === 'x-timestamp') {
+      this.timestampMicros = parseTimestampMicros(this.line.toString('latin1', colon + 1, end).trim());
+    }
   }
 
   private startBody(): void {
@@ -279,8 +313,10 @@ export class MultipartParser {
     if (this.remaining === 0) {
       this.buffer = undefined;
       this.state = LEAD;
-      // Sealed now, so its capture time is when its last byte arrived.
-      this.handler.frame(this.factory.seal(buffer, this.length));
+      // Sealed now, so its local capture time is when its last byte arrived; the
+      // handler may take the wall clock part from the upstream's X-Timestamp.
+      const capture = this.handler.captureTime?.(this.timestampMicros) ?? captureTimeNow();
+      this.handler.frame(this.factory.seal(buffer, this.length, capture));
     }
     return pos + take;
   }
