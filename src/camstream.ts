@@ -1,12 +1,14 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/index.js';
-import { createHttpServer, ViewerLoops, type LoopCamera } from './http/index.js';
+import { Authenticator, CorsPolicy, createHttpServer, StreamAdmission, ViewerLoops, addressOf, type AuthOptions, type CorsOptions, type LoopCamera, type StreamLimits } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
 import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
 import { Camera, DEFAULT_PROFILES, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
 import { VERSION } from './version.js';
+import { CamstreamEmitter, type CamstreamEventName, type CamstreamEvents } from './camstream-events.js';
+import { routeInto, type RequestHandler, type UpgradeHandler } from './mount.js';
 
 /** See CamstreamOptions.sendQueueBytes. */
 export const DEFAULT_SEND_QUEUE_BYTES = 64 * 1024;
@@ -56,6 +58,11 @@ export interface CamstreamOptions {
   host?: string;
   /** Port to listen on; 0 picks a free one. Default 8080. */
   port?: number;
+  /**
+   * false: do not listen; start() only starts the cameras and readies the routes,
+   * which another server serves through `handler` (see src/mount.ts). Default true.
+   */
+  listen?: boolean;
   /** A pino logger, or the level for camstream's own (default 'info'). */
   logger?: Logger;
   logLevel?: string;
@@ -76,7 +83,25 @@ export interface CamstreamOptions {
    * Default 0: one event loop, which saturates one core near 300 viewers of 1080p60.
    */
   workers?: number;
+  /** HTTP basic users and bearer tokens; none: anyone who can connect may watch (fine on 127.0.0.1). */
+  auth?: AuthOptions;
+  /** Serve HTTPS (and wss:) with this PEM private key and certificate. Not with workers. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Let pages on these other sites read the answers (CORS). Default: off. */
+  cors?: CorsOptions;
+  /** Bounds: streaming connections in all and per client, request head size, request time. */
+  limits?: Limits;
 }
+
+export interface Limits extends StreamLimits {
+  /** Largest request head in bytes (431 beyond). Default 8192. */
+  maxHeaderBytes?: number;
+  /** Seconds to receive a whole request (not a stream's response), against slow senders. Default 10. */
+  requestTimeoutSeconds?: number;
+}
+
+/** Addresses that only this machine can reach: no warning when listening there without auth. */
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /** The server could not listen; the message names the address and what to change. */
 export class ListenError extends CamstreamError {
@@ -100,10 +125,18 @@ export class Camstream {
   private readonly host: string;
   private readonly port: number;
   private readonly loops: ViewerLoops | undefined;
+  private readonly auth: Authenticator;
+  private readonly tls: boolean;
   private stopping: Promise<void> | undefined;
+  private readonly events: CamstreamEmitter;
+  private readonly listens: boolean;
+  /** Routes ready and not stopping: `handler` dispatches into them. */
+  private serving = false;
 
   constructor(options: CamstreamOptions = {}) {
     this.log = options.logger ?? pino({ level: options.logLevel ?? 'info' });
+    this.events = new CamstreamEmitter(this.log);
+    this.listens = options.listen ?? true;
     const workers = options.workers ?? 0;
     if (!Number.isInteger(workers) || workers < 0 || workers > MAX_WORKERS) throw new CamstreamError('CAMSTREAM_CONFIG', `workers must be a whole number 0–${MAX_WORKERS}, got ${workers}`);
     // Viewer loops in other threads send the same pooled memory.
@@ -116,15 +149,41 @@ export class Camstream {
       if (seen.has(id)) throw new CamstreamError('CAMSTREAM_CONFIG', `two cameras have the id '${id}'; ids must be unique`);
       seen.add(id);
     }
+    this.tls = options.tls !== undefined;
+    if (this.tls && workers > 0) {
+      throw new CamstreamError('CAMSTREAM_CONFIG', 'workers cannot be used with TLS: an encrypted connection cannot move to another thread; set workers to 0, or terminate TLS in a reverse proxy (docs/DEPLOY.md)');
+    }
+    this.auth = new Authenticator(options.auth);
+    const admission = new StreamAdmission(options.limits);
     this.cameras = configs.map((config) => this.makeCamera(config, options.queueCapacity));
     this.loops =
       workers === 0
         ? undefined
-        : new ViewerLoops({ count: workers, cameras: this.cameras, settings: configs.map((config, index) => loopCamera(config, this.cameras[index] as Camera, options.queueCapacity)), log: this.log });
+        : new ViewerLoops({
+            count: workers,
+            cameras: this.cameras,
+            settings: configs.map((config, index) => loopCamera(config, this.cameras[index] as Camera, options.queueCapacity)),
+            log: this.log,
+            onStreamEnded: (remote) => admission.leave(addressOf(remote)),
+          });
     this.sendQueueBytes = options.sendQueueBytes ?? DEFAULT_SEND_QUEUE_BYTES;
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 8080;
-    this.http = createHttpServer({ cameras: this.cameras, pool: this.pool, processMonitor: this.processMonitor, log: this.log, version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs, loops: this.loops });
+    this.http = createHttpServer({
+      cameras: this.cameras,
+      pool: this.pool,
+      processMonitor: this.processMonitor,
+      log: this.log,
+      version: VERSION,
+      snapshotTimeoutMs: options.snapshotTimeoutMs,
+      loops: this.loops,
+      auth: this.auth,
+      cors: options.cors === undefined ? undefined : new CorsPolicy(options.cors),
+      admission,
+      tls: options.tls,
+      maxHeaderBytes: options.limits?.maxHeaderBytes,
+      requestTimeoutMs: options.limits?.requestTimeoutSeconds === undefined ? undefined : options.limits.requestTimeoutSeconds * 1000,
+    });
   }
 
   private makeCamera(config: CameraConfig, queueCapacity: number | undefined): Camera {
@@ -144,12 +203,20 @@ export class Camstream {
       dropSameFrames: config.dropSameFrames,
       noSignalRenderer: this.noSignalRenderer,
       noSignalAfterMs: config.noSignalAfterSeconds === undefined ? undefined : config.noSignalAfterSeconds * 1000,
+      events: this.events.forCamera(config.id),
     });
   }
 
   /** Starts the cameras, then listens. Resolves with the server's URL. */
   async start(): Promise<string> {
     for (const camera of this.cameras) camera.start();
+    if (!this.listens) {
+      // Mounted in another server: routes ready, no socket of our own (url stays '').
+      await this.http.ready();
+      this.serving = true;
+      this.log.info({ version: VERSION, cameras: this.cameras.map((camera) => `${camera.id}: ${camera.source.url}`) }, 'camstream ready to be mounted');
+      return '';
+    }
     try {
       await this.http.listen({ host: this.host, port: this.port });
     } catch (error) {
@@ -162,21 +229,55 @@ export class Camstream {
     }
     this.boundSendQueue();
     const url = this.url;
-    this.log.info({ url, version: VERSION, cameras: this.cameras.map((camera) => `${camera.id}: ${camera.source.url}`) }, 'camstream listening');
+    this.log.info({ url, version: VERSION, cameras: this.cameras.map((camera) => `${camera.id}: ${camera.source.url}`), auth: this.auth.enabled, tls: this.tls }, 'camstream listening');
+    if (!this.auth.enabled && !LOOPBACK.test(this.host)) {
+      this.log.warn({ host: this.host }, `listening on ${this.host} without authentication: anyone who can reach this address can watch every camera; configure auth users or tokens (README, "Security")`);
+    }
     return url;
   }
 
   /**
    * Bounds what the kernel queues for each viewer: a slow viewer's lag is what sits
    * in its send queue, and by default Linux lets that grow to megabytes. Set once on
-   * the listening socket; accepted sockets inherit it.
+   * the listening socket; accepted sockets inherit it. A server that mounts
+   * camstream calls this with its own once it listens. False: not bounded (logged).
    */
-  private boundSendQueue(): void {
-    if (this.sendQueueBytes === 0) return;
+  boundSendQueue(server: Server = this.http.server): boolean {
+    if (this.sendQueueBytes === 0) return false;
     const kernel = openKernelQueue();
-    if (!kernel.available || !kernel.setNotSentLowat(this.http.server, this.sendQueueBytes)) {
+    if (!kernel.available || !kernel.setNotSentLowat(server, this.sendQueueBytes)) {
       this.log.warn({ reason: kernel.reason ?? 'setsockopt(TCP_NOTSENT_LOWAT) failed' }, 'cannot bound the kernel send queue: slow viewers may lag by seconds');
+      return false;
     }
+    return true;
+  }
+
+  /**
+   * camstream's routes as a node:http request listener, for a server that mounts it
+   * (`listen: false`; express strips its mount path, else see stripPrefix). Streams
+   * take the host's socket over as they do camstream's own. 503 before start().
+   */
+  readonly handler: RequestHandler = routeInto(() => (this.serving ? this.http : undefined));
+
+  /** Hands a host server's WebSocket upgrade to camstream's /ws: `server.on('upgrade', camstream.upgrade)`. */
+  readonly upgrade: UpgradeHandler = (request, socket, head) => {
+    this.http.server.emit('upgrade', request, socket, head);
+  };
+
+  /** Listens for a typed event ('viewer-joined', 'viewer-left', 'source-state'); see camstream-events.ts. */
+  on<E extends CamstreamEventName>(event: E, listener: CamstreamEvents[E]): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  once<E extends CamstreamEventName>(event: E, listener: CamstreamEvents[E]): this {
+    this.events.once(event, listener);
+    return this;
+  }
+
+  off<E extends CamstreamEventName>(event: E, listener: CamstreamEvents[E]): this {
+    this.events.off(event, listener);
+    return this;
   }
 
   /** The URL the server listens on (after start). */
@@ -184,7 +285,7 @@ export class Camstream {
     const address = this.http.server.address() as AddressInfo | null;
     if (address === null) return '';
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}`;
+    return `${this.tls ? 'https' : 'http'}://${host}:${address.port}`;
   }
 
   /** Stops accepting, ends every stream, stops the cameras. Safe to call twice. */
@@ -194,6 +295,7 @@ export class Camstream {
   }
 
   private async shutdown(): Promise<void> {
+    this.serving = false;
     const closed = this.http.close();
     await Promise.all(this.cameras.map((camera) => camera.stop()));
     await this.loops?.stop();

@@ -3,7 +3,12 @@
  * sources, cameras) in your own Node application.
  */
 export { Camstream, createCamstream, ListenError } from './camstream.js';
-export type { CamstreamOptions, CameraConfig } from './camstream.js';
+export type { CamstreamOptions, CameraConfig, Limits } from './camstream.js';
+export type { CamstreamEventName, CamstreamEvents, SourceStateEvent, ViewerIdentity, ViewerJoinedEvent, ViewerLeftEvent } from './camstream-events.js';
+export { registerCamstream, stripPrefix } from './mount.js';
+export type { Mountable, RegisterCamstreamOptions, RequestHandler, UpgradeHandler } from './mount.js';
+export { Authenticator, AuthConfigError, hashPassword, CorsPolicy, StreamAdmission } from './http/index.js';
+export type { AuthOptions, CorsOptions, StreamLimits } from './http/index.js';
 export * from './frame/index.js';
 export * from './source/index.js';
 export * from './stream/index.js';

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_SEND_QUEUE_BYTES, MAX_WORKERS, type CameraConfig } from '../camstream.js';
+import { DEFAULT_SEND_QUEUE_BYTES, MAX_WORKERS, type CameraConfig, type Limits } from '../camstream.js';
+import { AuthConfigError, Authenticator, type AuthOptions, type CorsOptions } from '../http/index.js';
 import { CamstreamError } from '../frame/index.js';
 import { DEFAULT_SOURCE, parseSource, SOURCE_FORMS, SourceSpecError } from '../source/index.js';
-import { ConfigError, loadConfigFile, LOG_LEVELS, type FileConfig } from './config.js';
+import { ConfigError, loadConfigFile, LOG_LEVELS, type FileConfig, type TlsFiles } from './config.js';
 
 /** A bad command line or environment variable. The CLI prints the message and exits with status 2. */
 export class UsageError extends CamstreamError {
@@ -25,6 +26,14 @@ export interface Settings {
   cameras: CameraConfig[];
   /** The config file read, if any. */
   configFile: string | undefined;
+  auth: AuthOptions;
+  tls: TlsFiles | undefined;
+  cors: CorsOptions | undefined;
+  limits: Limits;
+  /** --print-config: show these settings (secrets masked) and exit. */
+  printConfig: boolean;
+  /** --hash-password: read a password on stdin, print its hash, exit. */
+  hashPassword: boolean;
 }
 
 export const USAGE = `Usage: camstream [options]
@@ -42,14 +51,26 @@ ${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n
       --send-queue <bytes>    unsent bytes the kernel may hold per viewer (default 65536; 0: kernel default)
       --workers <n>           extra threads that serve viewers, 0–${MAX_WORKERS} (default 0: one event loop; on a
                               machine with N cores, N-1 lets hundreds of viewers use every core)
+      --tls-cert <file.pem>   serve HTTPS with this certificate (and --tls-key)
+      --tls-key <file.pem>    the certificate's private key
+      --cors-origin <list>    comma-separated origins (https://example.com) whose pages may read answers, or *
+      --max-viewers <n>       streaming connections at once, all clients (503 beyond)
+      --max-viewers-per-client <n>  streaming connections at once from one address (503 beyond)
+      --print-config          show the settings in effect (secrets masked) and exit
+      --hash-password         read a password on stdin, print its hash for auth.users, exit
   -h, --help                  show this help
   -v, --version               show the version
 
 Each option can also come from the environment: CAMSTREAM_SOURCE, CAMSTREAM_CONFIG,
 CAMSTREAM_HOST, CAMSTREAM_PORT, CAMSTREAM_LOG_LEVEL, CAMSTREAM_QUEUE_CAPACITY,
-CAMSTREAM_SEND_QUEUE, CAMSTREAM_WORKERS.
+CAMSTREAM_SEND_QUEUE, CAMSTREAM_WORKERS, CAMSTREAM_TLS_CERT, CAMSTREAM_TLS_KEY,
+CAMSTREAM_CORS_ORIGIN, CAMSTREAM_MAX_VIEWERS, CAMSTREAM_MAX_VIEWERS_PER_CLIENT.
 Flags override the environment, which overrides the config file. A --source
 replaces the file's cameras with that one camera.
+
+Authentication (README "Security") comes from the config file's auth section or
+the environment, never from flags (they show in ps): CAMSTREAM_USERS='alice:<hash>,bob:<hash>'
+(hashes from --hash-password) and CAMSTREAM_TOKENS='<token>,<token>' (16+ characters).
 
 Endpoints:
   GET /                                the live dashboard
@@ -60,6 +81,8 @@ Endpoints:
   GET /api/events                      the same, as Server-Sent Events once a second
   GET /metrics                         Prometheus metrics
   GET /ws                              WebSocket: any set of cameras over one connection
+  GET /?action=stream|snapshot         mjpg-streamer's (action=stream_<n>: camera n)
+  GET /state, /cam/<id>/state          µStreamer's state JSON
 `;
 
 const FLAGS = {
@@ -73,9 +96,29 @@ const FLAGS = {
   'queue-capacity': { type: 'string' },
   'send-queue': { type: 'string' },
   workers: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'cors-origin': { type: 'string' },
+  'max-viewers': { type: 'string' },
+  'max-viewers-per-client': { type: 'string' },
+  'print-config': { type: 'boolean' },
+  'hash-password': { type: 'boolean' },
 } as const;
 
-type StringFlag = 'source' | 'config' | 'host' | 'port' | 'log-level' | 'queue-capacity' | 'send-queue' | 'workers';
+type StringFlag =
+  | 'source'
+  | 'config'
+  | 'host'
+  | 'port'
+  | 'log-level'
+  | 'queue-capacity'
+  | 'send-queue'
+  | 'workers'
+  | 'tls-cert'
+  | 'tls-key'
+  | 'cors-origin'
+  | 'max-viewers'
+  | 'max-viewers-per-client';
 
 /**
  * Works out the settings from argv (without node and script), the environment and
@@ -83,7 +126,7 @@ type StringFlag = 'source' | 'config' | 'host' | 'port' | 'log-level' | 'queue-c
  * file line that is wrong.
  */
 export async function resolveSettings(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Settings> {
-  let values: Partial<Record<StringFlag, string>> & { help?: boolean; version?: boolean };
+  let values: Partial<Record<StringFlag, string>> & { help?: boolean; version?: boolean; 'print-config'?: boolean; 'hash-password'?: boolean };
   try {
     ({ values } = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: FLAGS }));
   } catch (error) {
@@ -114,6 +157,12 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
     workers: file.workers ?? 0,
     cameras: file.cameras ?? [{ id: 'default', source: DEFAULT_SOURCE }],
     configFile: configPath?.[0],
+    auth: { ...file.auth },
+    tls: file.tls,
+    cors: file.cors,
+    limits: { ...file.limits },
+    printConfig: values['print-config'] ?? false,
+    hashPassword: values['hash-password'] ?? false,
   };
 
   const host = raw('host');
@@ -148,6 +197,14 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
     }
     settings.cameras = [{ id: 'default', source: source[0] }];
   }
+  const maxViewers = raw('max-viewers');
+  if (maxViewers !== undefined) settings.limits.maxViewers = integer(maxViewers, 1, 1_000_000, 'a number of streaming connections, at least 1');
+  const perClient = raw('max-viewers-per-client');
+  if (perClient !== undefined) settings.limits.maxViewersPerClient = integer(perClient, 1, 1_000_000, 'a number of streaming connections, at least 1');
+  const cors = raw('cors-origin');
+  if (cors !== undefined) settings.cors = corsOrigins(cors);
+  settings.tls = tlsFiles(raw('tls-cert'), raw('tls-key'), settings.tls);
+  readAuthFromEnv(env, settings.auth);
   return settings;
 }
 
@@ -159,3 +216,45 @@ function integer([value, name]: [string, string], min: number, max: number, acce
 }
 
 export { ConfigError };
+
+function corsOrigins([value, name]: [string, string]): CorsOptions {
+  if (value.trim() === '*') return { origins: '*' };
+  const origins = value.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(origin)) throw new UsageError(`${name}: expected origins such as https://example.com (scheme and host, comma-separated) or *, got '${origin}'`);
+  }
+  if (origins.length === 0) throw new UsageError(`${name}: expected at least one origin, or *`);
+  return { origins };
+}
+
+/** Both PEM files, from flags or environment over the config file's; one without the other is an error. */
+function tlsFiles(cert: [string, string] | undefined, key: [string, string] | undefined, fromFile: TlsFiles | undefined): TlsFiles | undefined {
+  if (cert === undefined && key === undefined) return fromFile;
+  const certFile = cert?.[0] ?? fromFile?.certFile;
+  const keyFile = key?.[0] ?? fromFile?.keyFile;
+  if (certFile === undefined) throw new UsageError(`${key?.[1] ?? '--tls-key'} needs a certificate too: --tls-cert <file.pem>`);
+  if (keyFile === undefined) throw new UsageError(`${cert?.[1] ?? '--tls-cert'} needs its private key too: --tls-key <file.pem>`);
+  return { certFile, keyFile };
+}
+
+/** CAMSTREAM_USERS ('alice:<hash>,bob:<hash>') and CAMSTREAM_TOKENS ('<t1>,<t2>') replace the file's. */
+function readAuthFromEnv(env: NodeJS.ProcessEnv, auth: AuthOptions): void {
+  const users = env.CAMSTREAM_USERS;
+  if (users !== undefined && users.trim() !== '') {
+    const parsed: Record<string, string> = {};
+    for (const entry of users.split(',')) {
+      const colon = entry.indexOf(':');
+      if (colon <= 0) throw new UsageError(`CAMSTREAM_USERS: expected 'name:<hash>' entries separated by commas (hashes from camstream --hash-password), got '${entry.slice(0, 20)}…'`);
+      parsed[entry.slice(0, colon).trim()] = entry.slice(colon + 1).trim();
+    }
+    auth.users = parsed;
+  }
+  const tokens = env.CAMSTREAM_TOKENS;
+  if (tokens !== undefined && tokens.trim() !== '') auth.tokens = tokens.split(',').map((token) => token.trim()).filter((token) => token !== '');
+  try {
+    new Authenticator(auth);
+  } catch (error) {
+    if (error instanceof AuthConfigError) throw new UsageError(`${users !== undefined ? 'CAMSTREAM_USERS' : 'CAMSTREAM_TOKENS'}: ${error.message}`);
+    throw error;
+  }
+}

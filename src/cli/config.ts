@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Document, LineCounter } from 'yaml';
-import { CAMERA_ID, MAX_WORKERS, type CameraConfig } from '../camstream.js';
+import { CAMERA_ID, MAX_WORKERS, type CameraConfig, type Limits } from '../camstream.js';
+import { AuthConfigError, Authenticator, type AuthOptions, type CorsOptions } from '../http/index.js';
 import { CamstreamError } from '../frame/index.js';
 import { parseSource, SourceSpecError } from '../source/index.js';
 
@@ -21,11 +22,25 @@ export interface FileConfig {
   sendQueueBytes?: number;
   workers?: number;
   cameras?: CameraConfig[];
+  auth?: AuthOptions;
+  /** PEM files for HTTPS. */
+  tls?: TlsFiles;
+  cors?: CorsOptions;
+  limits?: Limits;
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
 }
 
 type Path = (string | number)[];
 
-const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'send-queue', 'workers', 'cameras'];
+const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'send-queue', 'workers', 'cameras', 'auth', 'tls', 'cors', 'limits'];
+const AUTH_KEYS = ['users', 'tokens', 'public'];
+const TLS_KEYS = ['cert', 'key'];
+const CORS_KEYS = ['origins'];
+const LIMIT_KEYS = ['max-viewers', 'max-viewers-per-client', 'max-header-bytes', 'request-timeout'];
 const CAMERA_KEYS = [
   'id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'no-signal-after', 'quality', 'rtsp-transport', 'queue-capacity',
   'viewer-stall-timeout', 'drop-same-frames', 'adaptive', 'profiles', 'ladder',
@@ -87,7 +102,70 @@ class ConfigReader {
     if ('send-queue' in root) config.sendQueueBytes = this.integer(root['send-queue'], ['send-queue'], 0, 16 * 1024 * 1024);
     if ('workers' in root) config.workers = this.integer(root.workers, ['workers'], 0, MAX_WORKERS);
     if ('cameras' in root) config.cameras = this.cameras(root.cameras);
+    if ('auth' in root) config.auth = this.auth(root.auth);
+    if ('tls' in root) config.tls = this.tls(root.tls);
+    if ('cors' in root) config.cors = this.cors(root.cors);
+    if ('limits' in root) config.limits = this.limits(root.limits);
     return config;
+  }
+
+  /** `auth: { users: { alice: scrypt$… }, tokens: [ … ], public: [/healthz] }`. */
+  private auth(value: unknown): AuthOptions {
+    const at: Path = ['auth'];
+    if (!isPlainObject(value)) this.fail(at, `expected a mapping with ${AUTH_KEYS.join(', ')}`);
+    this.checkKeys(value, at, AUTH_KEYS);
+    const auth: AuthOptions = {};
+    if ('users' in value) {
+      if (!isPlainObject(value.users)) this.fail([...at, 'users'], 'expected a mapping of user names to password hashes (camstream --hash-password)');
+      const users: Record<string, string> = {};
+      for (const [user, hash] of Object.entries(value.users)) users[user] = this.string(hash, [...at, 'users', user]);
+      auth.users = users;
+    }
+    if ('tokens' in value) auth.tokens = this.strings(value.tokens, [...at, 'tokens']);
+    if ('public' in value) {
+      auth.publicPaths = this.strings(value.public, [...at, 'public'], true);
+      auth.publicPaths.forEach((path, index) => path.startsWith('/') || this.fail([...at, 'public', index], `expected a path such as /healthz, got '${path}'`));
+    }
+    try {
+      new Authenticator(auth);
+    } catch (error) {
+      if (error instanceof AuthConfigError) this.fail(at, error.message);
+      throw error;
+    }
+    return auth;
+  }
+
+  private tls(value: unknown): TlsFiles {
+    if (!isPlainObject(value)) this.fail(['tls'], 'expected { cert: /path/cert.pem, key: /path/key.pem }');
+    this.checkKeys(value, ['tls'], TLS_KEYS);
+    if (!('cert' in value) || !('key' in value)) this.fail(['tls'], 'needs both cert and key (PEM files)');
+    return { certFile: this.string(value.cert, ['tls', 'cert']), keyFile: this.string(value.key, ['tls', 'key']) };
+  }
+
+  private cors(value: unknown): CorsOptions {
+    if (!isPlainObject(value)) this.fail(['cors'], "expected { origins: ['https://example.com'] } or { origins: '*' }");
+    this.checkKeys(value, ['cors'], CORS_KEYS);
+    if (value.origins === '*') return { origins: '*' };
+    const origins = this.strings(value.origins, ['cors', 'origins']);
+    origins.forEach((origin, index) => /^https?:\/\/[^/\s]+\/?$/.test(origin) || this.fail(['cors', 'origins', index], `expected an origin such as https://example.com (scheme and host, no path), got '${origin}'`));
+    return { origins };
+  }
+
+  private limits(value: unknown): Limits {
+    const at: Path = ['limits'];
+    if (!isPlainObject(value)) this.fail(at, `expected a mapping with ${LIMIT_KEYS.join(', ')}`);
+    this.checkKeys(value, at, LIMIT_KEYS);
+    const limits: Limits = {};
+    if ('max-viewers' in value) limits.maxViewers = this.integer(value['max-viewers'], [...at, 'max-viewers'], 1, 1_000_000);
+    if ('max-viewers-per-client' in value) limits.maxViewersPerClient = this.integer(value['max-viewers-per-client'], [...at, 'max-viewers-per-client'], 1, 1_000_000);
+    if ('max-header-bytes' in value) limits.maxHeaderBytes = this.integer(value['max-header-bytes'], [...at, 'max-header-bytes'], 1024, 65_536);
+    if ('request-timeout' in value) limits.requestTimeoutSeconds = this.seconds(value['request-timeout'], [...at, 'request-timeout']);
+    return limits;
+  }
+
+  private strings(value: unknown, at: Path, allowEmpty = false): string[] {
+    if (!Array.isArray(value) || (!allowEmpty && value.length === 0)) this.fail(at, 'expected a list of text values');
+    return value.map((entry: unknown, index) => this.string(entry, [...at, index]));
   }
 
   private cameras(value: unknown): CameraConfig[] {

@@ -7,10 +7,13 @@
 // camstream allocates almost nothing per frame, so the other three only cost
 // memory (their stacks and arenas, about 4 MB of RSS).
 // `npm start` runs with the same settings, and the bench reads them from this line.
+import { readFileSync } from 'node:fs';
 import { CamstreamError } from '../frame/index.js';
 import { createCamstream } from '../camstream.js';
+import { hashPassword } from '../http/index.js';
 import { VERSION } from '../version.js';
-import { ConfigError, resolveSettings, USAGE, UsageError } from './args.js';
+import { ConfigError, resolveSettings, USAGE, UsageError, type Settings } from './args.js';
+import { printConfig } from './print-config.js';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 1500;
@@ -34,6 +37,26 @@ async function main(): Promise<void> {
     process.stdout.write(`camstream ${VERSION}\n`);
     return;
   }
+  if (options.hashPassword) {
+    const password = await readStdin();
+    if (password === '') {
+      process.stderr.write('camstream: --hash-password reads the password on stdin, e.g.: printf %s "$PASSWORD" | camstream --hash-password\n');
+      process.exit(2);
+    }
+    process.stdout.write(`${await hashPassword(password)}\n`);
+    return;
+  }
+  if (options.printConfig) {
+    process.stdout.write(await printConfig(options));
+    return;
+  }
+  let tls: { key: Buffer; cert: Buffer } | undefined;
+  try {
+    tls = readTls(options);
+  } catch (error) {
+    process.stderr.write(`camstream: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
 
   const camstream = createCamstream({
     cameras: options.cameras,
@@ -44,6 +67,10 @@ async function main(): Promise<void> {
     snapshotTimeoutMs: options.snapshotTimeoutSeconds * 1000,
     sendQueueBytes: options.sendQueueBytes,
     workers: options.workers,
+    auth: options.auth,
+    tls,
+    cors: options.cors,
+    limits: options.limits,
   });
 
   const shutdown = (signal: NodeJS.Signals): void => {
@@ -71,6 +98,26 @@ async function main(): Promise<void> {
     process.stderr.write(`camstream: ${message}\n`);
     process.exit(1);
   }
+}
+
+/** The PEM files, read now so that a wrong path is an error at start naming the file. */
+function readTls(settings: Settings): { key: Buffer; cert: Buffer } | undefined {
+  if (settings.tls === undefined) return undefined;
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`cannot read the TLS ${what} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+  };
+  return { cert: read(settings.tls.certFile, 'certificate (--tls-cert)'), key: read(settings.tls.keyFile, 'private key (--tls-key)') };
+}
+
+/** Everything on stdin, without a trailing line break (the password for --hash-password). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
 void main();

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** The package's root, from dist/src/http/. */
 const ROOT = new URL('../../../', import.meta.url);
@@ -35,12 +35,16 @@ const ASSETS: Record<string, Asset> = {
  */
 const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
+/** Answers a `GET /` that is another endpoint's, e.g. mjpg-streamer's `/?action=stream`. */
+export type RootHandler = (request: FastifyRequest, reply: FastifyReply) => unknown;
+
 /**
  * `GET /`: the live web dashboard (web/index.html, its script compiled from
  * web/dashboard.ts, and uPlot straight from node_modules). Files are read on first
- * request and kept: together they are under 100 KB.
+ * request and kept: together they are under 100 KB. `rootFor` may claim a `/`
+ * request (by its query) for another handler; the dashboard gets the rest.
  */
-export function addDashboardRoutes(app: FastifyInstance): void {
+export function addDashboardRoutes(app: FastifyInstance, rootFor?: (request: FastifyRequest) => RootHandler | undefined): void {
   const loaded = new Map<string, Promise<Buffer>>();
   const load = (url: string, asset: Asset): Promise<Buffer> => {
     let body = loaded.get(url);
@@ -53,7 +57,9 @@ export function addDashboardRoutes(app: FastifyInstance): void {
     return body;
   };
   for (const [url, asset] of Object.entries(ASSETS)) {
-    app.get(url, async (_request, reply) => {
+    app.get(url, async (request, reply) => {
+      const other = url === '/' ? rootFor?.(request) : undefined;
+      if (other !== undefined) return other(request, reply);
       let body: Buffer;
       try {
         body = await load(url, asset);

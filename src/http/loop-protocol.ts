@@ -50,12 +50,15 @@ export interface ViewerMessage {
   remote: string;
   userAgent: string | undefined;
   request: ViewerRequest;
+  /** Response head lines decided on the main thread (CORS), `Name: value\r\n` each. */
+  extraHeadLines: string;
 }
 
 export type ToLoop = FrameMessage | ViewerMessage | { type: 'stats'; requestId: number } | { type: 'stop' };
 
 export type FromLoop =
   | { type: 'release'; id: number }
-  | { type: 'viewers'; camera: number; count: number }
+  /** A camera's viewer count in the loop changed; `left`: the remote whose stream ended. */
+  | { type: 'viewers'; camera: number; count: number; left?: string }
   | { type: 'stats'; requestId: number; cameras: CameraStats[] }
   | { type: 'stopped' };

@@ -18,8 +18,8 @@ const HEADERS =
   'X-Accel-Buffering: no\r\n' +
   'Connection: close\r\n';
 
-function head(version: string, advance: boolean): Buffer {
-  return Buffer.from(`HTTP/${version} 200 OK\r\n${HEADERS}\r\n${FIRST_BOUNDARY.toString('latin1')}${advance ? ADVANCE_HEADER.toString('latin1') : ''}`, 'latin1');
+function head(version: string, advance: boolean, extraLines = ''): Buffer {
+  return Buffer.from(`HTTP/${version} 200 OK\r\n${HEADERS}${extraLines}\r\n${FIRST_BOUNDARY.toString('latin1')}${advance ? ADVANCE_HEADER.toString('latin1') : ''}`, 'latin1');
 }
 
 const HEADS = { '1.1': head('1.1', false), '1.0': head('1.0', false), '1.1+advance': head('1.1', true), '1.0+advance': head('1.0', true) };
@@ -27,8 +27,10 @@ const HEADS = { '1.1': head('1.1', false), '1.0': head('1.0', false), '1.1+advan
 /**
  * The bytes that open a stream for a client speaking HTTP/`httpVersion`; with
  * advance headers, the first part's header too (each frame then brings the next's).
+ * `extraLines` (CORS headers, `Name: value\r\n` each) make a head of its own.
  */
-export function streamResponseHead(httpVersion: string, advanceHeaders = false): Buffer {
+export function streamResponseHead(httpVersion: string, advanceHeaders = false, extraLines = ''): Buffer {
+  if (extraLines !== '') return head(httpVersion === '1.0' ? '1.0' : '1.1', advanceHeaders, extraLines);
   if (httpVersion === '1.0') return advanceHeaders ? HEADS['1.0+advance'] : HEADS['1.0'];
   return advanceHeaders ? HEADS['1.1+advance'] : HEADS['1.1'];
 }
@@ -46,10 +48,10 @@ export const STREAM_HEADERS: Readonly<Record<string, string>> = {
  * response head, then the socket becomes a viewer of `camera`, with the browser
  * quirks its User-Agent needs unless the request chose them.
  */
-export function startStream(camera: Camera, socket: Socket, httpVersion: string, info: ViewerInfo, request: ViewerRequest): Viewer {
+export function startStream(camera: Camera, socket: Socket, httpVersion: string, info: ViewerInfo, request: ViewerRequest, extraHeadLines = ''): Viewer {
   const quirks = browserQuirks(info.userAgent, request);
   socket.setNoDelay(true);
-  socket.write(streamResponseHead(httpVersion, quirks.advanceHeaders));
+  socket.write(streamResponseHead(httpVersion, quirks.advanceHeaders, extraHeadLines));
   const sink = new MjpegSink(socket, quirks.advanceHeaders ? 'advance-headers' : 'standard');
   return camera.addViewer(sink, info, { ...request, ...quirks });
 }

@@ -3,11 +3,16 @@ import type { Logger } from 'pino';
 import { formatTimestamp, type BufferPool } from '../frame/index.js';
 import type { ProcessMonitor } from '../metrics/index.js';
 import type { Camera } from '../stream/index.js';
+import type { Authenticator } from './auth.js';
 import { cameraFigures } from './camera-figures.js';
+import { addCompatRoutes, ustreamerSnapshotHeaders } from './compat-routes.js';
+import { headLines, type CorsPolicy } from './cors.js';
 import { addDashboardRoutes } from './dashboard-route.js';
 import { addEventsRoute } from './events-route.js';
+import { addGuards } from './guard.js';
 import { addMetricsRoute } from './metrics-route.js';
 import { startStream, STREAM_HEADERS } from './mjpeg-response.js';
+import { addressOf, RETRY_AFTER_SECONDS, type StreamAdmission } from './stream-admission.js';
 import { parseStreamQuery } from './stream-query.js';
 import type { ViewerLoops } from './viewer-loops.js';
 import { addWebSocketRoute } from './ws-route.js';
@@ -23,9 +28,25 @@ export interface HttpServerOptions {
   snapshotTimeoutMs?: number;
   /** Other event loops that share the viewers (see viewer-loops.ts); none: all are served here. */
   loops?: ViewerLoops | undefined;
+  /** Who may watch; none (or one without users and tokens): everyone who can connect. */
+  auth?: Authenticator | undefined;
+  /** Other sites allowed to read the answers; none: CORS off. */
+  cors?: CorsPolicy | undefined;
+  /** Bounds on streaming connections; none: no bound. */
+  admission?: StreamAdmission | undefined;
+  /** Serve HTTPS with this PEM key and certificate. */
+  tls?: { key: string | Buffer; cert: string | Buffer } | undefined;
+  /** Largest request head accepted (431 beyond). Default 8 KiB. */
+  maxHeaderBytes?: number | undefined;
+  /** Time to send a whole request (head and body), so a slow sender (slowloris) cannot hold a socket. Default 10 s. */
+  requestTimeoutMs?: number | undefined;
 }
 
-const ENDPOINTS = ['/ (dashboard)', '/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/api/events', '/metrics', '/ws (WebSocket)'];
+/** Default largest request head: far above any real client's, far below Node's 16 KiB. */
+export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+const ENDPOINTS = ['/ (dashboard)', '/stream', '/snapshot', '/cam/<id>/stream', '/cam/<id>/snapshot', '/healthz', '/api/stats', '/api/events', '/metrics', '/ws (WebSocket)', '/state', '/cam/<id>/state', '/?action=stream', '/?action=snapshot'];
 
 interface HttpError extends Error {
   statusCode?: number;
@@ -38,7 +59,8 @@ interface HttpError extends Error {
  * Viewer, which writes the shared frame parts to it directly.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const { cameras, pool, processMonitor, version, loops } = options;
+  const { cameras, pool, processMonitor, version, loops, admission, cors } = options;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const snapshotTimeoutMs = options.snapshotTimeoutMs ?? 5000;
   const first = cameras[0];
   if (first === undefined) throw new Error('createHttpServer needs at least one camera');
@@ -48,9 +70,16 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
     // Viewer connects and disconnects are logged by the camera, with their totals.
     logController: new LogController({ disableRequestLogging: true }),
-    // Streams stay open for as long as viewers watch.
+    // Streams stay open for as long as viewers watch: no idle timeout on sockets.
     connectionTimeout: 0,
+    // …but a request must arrive whole in time (a stream's request is small; only
+    // its response is long). Node checks these every connectionsCheckingInterval.
+    requestTimeout: requestTimeoutMs,
+    ...(options.tls === undefined
+      ? { http: { maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 } }
+      : { https: { key: options.tls.key, cert: options.tls.cert, maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 } }),
   });
+  addGuards(app, options.auth, cors);
 
   /** The camera a /cam/<id>/… request names, or a JSON 404 listing the ids. */
   const cameraFor = (request: FastifyRequest, reply: FastifyReply): Camera | undefined => {
@@ -65,7 +94,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   const stream = (request: FastifyRequest, reply: FastifyReply): void => {
     const camera = cameraFor(request, reply);
-    if (camera === undefined) return;
+    if (camera !== undefined) streamFrom(camera, request, reply);
+  };
+
+  /** Streams `camera` on the request's connection (also mjpg-streamer's /?action=stream, see compat-routes.ts). */
+  const streamFrom = (camera: Camera, request: FastifyRequest, reply: FastifyReply): void => {
     // Validated before the socket is taken over, so a bad value gets a plain 400.
     const wanted = parseStreamQuery(request.query);
     const refusal = camera.refuses(wanted);
@@ -73,12 +106,21 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       void reply.code(503).header('retry-after', '10').send({ error: 'too_many_profiles', message: refusal });
       return;
     }
+    const remote = remoteOf(request);
+    const address = addressOf(remote);
+    const full = admission?.admit(address);
+    if (full !== undefined) {
+      void reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'too_many_viewers', message: full });
+      return;
+    }
     reply.hijack();
     const socket = request.raw.socket;
-    const remote = remoteOf(request);
     const userAgent = request.headers['user-agent'];
-    if (loops?.take(camera, socket, request.raw.httpVersion, remote, userAgent, wanted) === true) return;
-    startStream(camera, socket, request.raw.httpVersion, { remote, userAgent }, wanted);
+    const extraHeadLines = headLines(cors?.headersFor(request.headers.origin));
+    // A loop reports the end of a stream it took (see Camstream); here, the socket's close does.
+    if (loops?.take(camera, socket, request.raw.httpVersion, remote, userAgent, wanted, extraHeadLines) === true) return;
+    if (admission !== undefined) socket.once('close', () => admission.leave(address));
+    startStream(camera, socket, request.raw.httpVersion, { remote, userAgent }, wanted, extraHeadLines);
   };
 
   const streamHead = (request: FastifyRequest, reply: FastifyReply): void => {
@@ -87,7 +129,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   const snapshot = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const camera = cameraFor(request, reply);
-    if (camera === undefined) return reply;
+    return camera === undefined ? reply : snapshotFrom(camera, request, reply);
+  };
+
+  /** The latest frame of `camera` (also mjpg-streamer's /?action=snapshot, see compat-routes.ts). */
+  const snapshotFrom = async (camera: Camera, _request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const frame = await camera.snapshotWhenReady(snapshotTimeoutMs);
     if (frame === undefined) {
       const { state, reason } = camera.sourceStatus();
@@ -106,6 +152,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       .header('cache-control', 'no-store')
       .header('x-timestamp', formatTimestamp(frame.capture.wallMicros))
       .header('x-frame-sequence', String(frame.sequence))
+      .headers(ustreamerSnapshotHeaders(camera, frame.jpeg))
       .send(frame.jpeg);
   };
 
@@ -116,7 +163,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   }
 
   app.get('/healthz', () => ({ status: 'ok' }));
-  addDashboardRoutes(app);
+  // µStreamer's /state and mjpg-streamer's /?action=… (over the handlers above); `/` without an action is the dashboard.
+  addDashboardRoutes(app, addCompatRoutes(app, { cameras, loops, stream: streamFrom, snapshot: snapshotFrom }));
 
   const stats = async (): Promise<Record<string, unknown>> => ({
     version,
@@ -129,7 +177,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   addEventsRoute(app, stats);
 
   addMetricsRoute(app, async () => ({ cameras: await cameraFigures(cameras, loops), pool: pool.stats() }));
-  addWebSocketRoute(app, cameras, version);
+  addWebSocketRoute(app, cameras, version, { auth: options.auth, admission });
 
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({

@@ -23,8 +23,9 @@ const PARAMETERS: Record<NumericField, { name: string; min: number; max: number;
 /**
  * Reads a viewer's own limits from `/stream?fps=10&quality=60&width=640`, and the
  * browser quirks it asks for (`advance_headers=1`, `dual_final_frames=0`). Other
- * parameters are ignored (players add cache-busters such as `?t=1700000000`); a
- * known one with a bad value is an error naming it and what it takes.
+ * parameters are ignored (players add cache-busters such as `?t=1700000000`, and
+ * µStreamer's clients send `key`, `extra_headers` and `zero_data`: see
+ * parseStreamKey); a known one with a bad value is an error naming it and what it takes.
  */
 export function parseStreamQuery(query: unknown): ViewerRequest {
   const request: ViewerRequest = {};
@@ -48,4 +49,24 @@ export function parseStreamQuery(query: unknown): ViewerRequest {
     request[field] = TRUE.has(word);
   }
   return request;
+}
+
+/** The longest `key` kept: µStreamer takes any, and /state holds one per viewer. */
+const MAX_KEY_LENGTH = 256;
+
+/**
+ * µStreamer's `/stream?key=abc`: a name the client picks so that it can find itself
+ * in /state's `clients_stat` (PiKVM-style pages do). Any value is accepted, as by
+ * µStreamer (the first if given twice); undefined without one.
+ *
+ * µStreamer's other per-client parameters are accepted and ignored, whatever their
+ * value: `extra_headers` (X-UStreamer-* fields in every part) and `zero_data` (parts
+ * without the JPEG) would give each viewer parts of its own, while camstream builds
+ * a frame's part once and every viewer writes that same slice.
+ */
+export function parseStreamKey(query: unknown): string | undefined {
+  if (typeof query !== 'object' || query === null) return undefined;
+  const raw = (query as Record<string, unknown>).key;
+  const key = Array.isArray(raw) ? raw[0] : raw;
+  return typeof key === 'string' ? key.slice(0, MAX_KEY_LENGTH) : undefined;
 }

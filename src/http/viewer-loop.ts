@@ -61,10 +61,10 @@ function addViewer(message: ViewerMessage): void {
   }
   // Read (and ignore) what the client sends, so its close is seen.
   socket.resume();
-  startStream(camera, socket, message.httpVersion, { remote: message.remote, userAgent: message.userAgent }, message.request);
+  startStream(camera, socket, message.httpVersion, { remote: message.remote, userAgent: message.userAgent }, message.request, message.extraHeadLines);
   post({ type: 'viewers', camera: message.camera, count: camera.viewerCount });
   // Registered after the viewer's own 'close' listener, so the count has dropped by then.
-  socket.once('close', () => post({ type: 'viewers', camera: message.camera, count: camera.viewerCount }));
+  socket.once('close', () => post({ type: 'viewers', camera: message.camera, count: camera.viewerCount, left: message.remote }));
 }
 
 port.on('message', (message: ToLoop) => {

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Frame } from '../frame/index.js';
 import { openKernelQueue, type Camera, type CameraStats, type FrameTap, type KernelQueue, type ViewerRequest } from '../stream/index.js';
-import type { FromLoop, FrameMessage, LoopCamera, ToLoop } from './loop-protocol.js';
+import type { FromLoop, FrameMessage, LoopCamera, ToLoop, ViewerMessage } from './loop-protocol.js';
 
 /** How long /api/stats waits for a loop's figures before answering without them. */
 const STATS_TIMEOUT_MS = 1000;
@@ -24,6 +24,8 @@ export interface ViewerLoopsOptions {
   /** The settings each camera's mirror in a loop needs, by camera index. */
   settings: readonly LoopCamera[];
   log: Logger;
+  /** A stream handed to a loop ended (its client's `remote`), or the loop died with it. */
+  onStreamEnded?: ((remote: string) => void) | undefined;
 }
 
 /**
@@ -54,7 +56,7 @@ export class ViewerLoops {
       return;
     }
     const level = options.log.level;
-    this.loops = Array.from({ length: options.count }, (_, index) => new Loop(index, options.settings, level, options.cameras, options.log));
+    this.loops = Array.from({ length: options.count }, (_, index) => new Loop(index, options.settings, level, options.cameras, options.log, options.onStreamEnded));
   }
 
   /**
@@ -62,7 +64,7 @@ export class ViewerLoops {
    * one. True when handed over (the socket here is then destroyed); false: the
    * caller serves it here.
    */
-  take(camera: Camera, socket: Socket, httpVersion: string, remote: string, userAgent: string | undefined, request: ViewerRequest): boolean {
+  take(camera: Camera, socket: Socket, httpVersion: string, remote: string, userAgent: string | undefined, request: ViewerRequest, extraHeadLines = ''): boolean {
     let here = 0;
     for (const each of this.cameras) here += each.viewerCount;
     let best: Loop | undefined;
@@ -71,7 +73,7 @@ export class ViewerLoops {
     const cameraIndex = this.cameras.indexOf(camera);
     const fd = this.kernel.duplicate(socket);
     if (fd === undefined || cameraIndex < 0) return false;
-    best.addViewer(cameraIndex, { type: 'viewer', camera: cameraIndex, fd, httpVersion, remote, userAgent, request });
+    best.addViewer(cameraIndex, { type: 'viewer', camera: cameraIndex, fd, httpVersion, remote, userAgent, request, extraHeadLines });
     socket.destroy();
     return true;
   }
@@ -92,6 +94,8 @@ class Loop {
   alive = true;
   /** Viewers it serves, all cameras. */
   viewers = 0;
+  /** The remotes of the streams it serves (admission is counted on the main thread). */
+  private readonly streams: string[] = [];
   private readonly worker: Worker;
   private readonly viewersByCamera: number[];
   /** Frames the loop holds, by message id; each holds one reference here. */
@@ -109,6 +113,7 @@ class Loop {
     logLevel: string,
     private readonly cameras: readonly Camera[],
     private readonly log: Logger,
+    private readonly onStreamEnded: ((remote: string) => void) | undefined,
   ) {
     this.viewersByCamera = cameras.map(() => 0);
     this.worker = new Worker(new URL('./viewer-loop.js', import.meta.url), {
@@ -120,8 +125,9 @@ class Loop {
     cameras.forEach((camera, cameraIndex) => camera.addTap(new CameraTap(this, cameraIndex)));
   }
 
-  addViewer(cameraIndex: number, message: ToLoop): void {
+  addViewer(cameraIndex: number, message: ViewerMessage): void {
     this.viewers++;
+    this.streams.push(message.remote);
     const before = this.viewersByCamera[cameraIndex] ?? 0;
     this.viewersByCamera[cameraIndex] = before + 1;
     this.worker.postMessage(message);
@@ -204,6 +210,7 @@ class Loop {
         this.viewersByCamera[message.camera] = message.count;
         this.viewers += message.count - before;
         this.updateDemand(message.camera);
+        if (message.left !== undefined) this.streamEnded(message.left);
         break;
       }
       case 'stats':
@@ -221,9 +228,17 @@ class Loop {
   }
 
   /** The thread ended (stopped, or crashed): whatever it held is released here. */
+  private streamEnded(remote: string): void {
+    const index = this.streams.indexOf(remote);
+    if (index < 0) return;
+    this.streams.splice(index, 1);
+    this.onStreamEnded?.(remote);
+  }
+
   private exited(): void {
     if (!this.alive) return;
     this.alive = false;
+    for (const remote of this.streams.splice(0)) this.onStreamEnded?.(remote);
     for (const frame of this.relayed.values()) frame.release();
     this.relayed.clear();
     this.viewers = 0;

@@ -4,6 +4,9 @@ import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Camera, ViewerInfo } from '../stream/index.js';
+import type { Authenticator } from './auth.js';
+import { unauthorized } from './guard.js';
+import { addressOf, RETRY_AFTER_SECONDS, type StreamAdmission } from './stream-admission.js';
 import { parseStreamQuery, StreamQueryError } from './stream-query.js';
 import { ClientMessageError, CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA, FrameHeaderCache, MAX_CLIENT_MESSAGE_BYTES, MAX_SUBSCRIBED_CAMERAS, parseClientMessage } from './ws-message.js';
 import { WebSocketSink, type SlotOwner } from './ws-sink.js';
@@ -14,9 +17,16 @@ const CLOSE_GRACE_MS = 500;
 const CLOSE_INTERNAL_ERROR = 1011;
 
 interface Refusal {
-  status: 400 | 404 | 426 | 503;
+  status: 400 | 401 | 404 | 426 | 503;
   error: string;
   message: string;
+  headers?: Record<string, string>;
+}
+
+/** Who may open a WebSocket, and how many may be open. */
+export interface WebSocketGuard {
+  auth?: Authenticator | undefined;
+  admission?: StreamAdmission | undefined;
 }
 
 /** The cameras one connection watches (each an ordinary Viewer, see WebSocketSink) and its subscribe protocol. */
@@ -119,7 +129,7 @@ class WebSocketViewers implements SlotOwner {
  * camera) pair is an ordinary Viewer of that camera. With viewer loops, these
  * viewers stay on the main thread.
  */
-export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera[], version: string): void {
+export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera[], version: string, guard: WebSocketGuard = {}): void {
   const byId = new Map(cameras.map((camera) => [camera.id, camera]));
   const headers = new Map(cameras.map((camera) => [camera.id, new FrameHeaderCache(camera.id)]));
   const hello = JSON.stringify({ type: 'hello', version, cameras: cameras.map((camera) => ({ id: camera.id, nominalFps: camera.source.nominalFps ?? null })) });
@@ -147,12 +157,20 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
     return { ids, maxFps };
   };
 
-  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const upgrade = async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const path = (request.url ?? '/').split('?')[0];
     if (path !== WEBSOCKET_PATH) return refuse(socket, { status: 404, error: 'not_found', message: `no WebSocket endpoint at ${path}; it is ${WEBSOCKET_PATH}` });
     if (shuttingDown) return refuse(socket, { status: 503, error: 'shutting_down', message: 'the server is shutting down' });
+    // Browsers send the page's basic-auth credentials (or ?access_token=) with the upgrade.
+    const verdict = (await guard.auth?.check(request.url ?? '/', request.headers)) ?? 'public';
+    if (verdict === 'missing' || verdict === 'invalid') return refuse(socket, { status: 401, ...unauthorized(verdict), headers: { 'WWW-Authenticate': guard.auth?.challenge ?? '' } });
+    if (socket.destroyed) return;
     const wanted = readQuery(request.url);
     if ('status' in wanted) return refuse(socket, wanted);
+    const address = addressOf(`${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`);
+    const full = guard.admission?.admit(address);
+    if (full !== undefined) return refuse(socket, { status: 503, error: 'too_many_viewers', message: full, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } });
+    if (guard.admission !== undefined) socket.once('close', () => guard.admission?.leave(address));
     // Each message's fragments should leave at once, as an MJPEG part does.
     if (socket instanceof Socket) socket.setNoDelay(true);
     server.handleUpgrade(request, socket, head, (ws) => {
@@ -166,12 +184,10 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
   };
   // Nothing thrown here may reach the server's event emitter: it would be uncaught.
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    try {
-      upgrade(request, socket, head);
-    } catch (error) {
+    upgrade(request, socket, head).catch((error: unknown) => {
       app.log.warn({ err: error, url: request.url }, 'WebSocket upgrade failed');
       if (!socket.destroyed) refuse(socket, { status: 400, error: 'bad_request', message: 'cannot read this upgrade request' });
-    }
+    });
   });
 
   // A plain GET (no Upgrade) gets the same answers for a bad query, else 426.
@@ -196,10 +212,13 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
 /** Answers an upgrade request with an HTTP error, as fastify would answer a plain one. */
 function refuse(socket: Duplex, refusal: Refusal): void {
   const body = JSON.stringify({ error: refusal.error, message: refusal.message });
-  const text = { 400: 'Bad Request', 404: 'Not Found', 426: 'Upgrade Required', 503: 'Service Unavailable' }[refusal.status];
+  const text = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required', 503: 'Service Unavailable' }[refusal.status];
+  const extra = Object.entries(refusal.headers ?? {})
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.on('error', () => socket.destroy());
   socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${refusal.status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${refusal.status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
 }
 
 function truncate(text: string, maxBytes: number): string {

@@ -9,7 +9,7 @@ import type { FrameSink } from './frame-sink.js';
 import { NoSignalFeed } from './no-signal-feed.js';
 import { customProfileKey, DEFAULT_LADDER, DEFAULT_PROFILES, ladderFor, SOURCE_PROFILE, type AdaptationLevel, type Profile } from './profile.js';
 import { ProfileChannels } from './profile-channels.js';
-import { SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
+import { DEFAULT_SUPERVISOR_OPTIONS, SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
 import { Viewer, type ViewerCloseReason, type ViewerInfo, type ViewerStats } from './viewer.js';
 
 /** With drop-same-frames, an unchanged frame is still sent this often. */
@@ -49,6 +49,26 @@ export interface CameraOptions {
    * sent at least every second so players and proxies see the stream is alive.
    */
   dropSameFrames?: boolean;
+  /** Told when viewers join or leave and when the source changes state (Camstream's typed events). */
+  events?: CameraEvents;
+}
+
+/**
+ * Hooks for what happens to a camera, called synchronously where the camera logs
+ * it. A hook that throws is logged and otherwise ignored: streaming goes on.
+ * Viewers served by viewer loops in other threads (--workers) are not reported.
+ */
+export interface CameraEvents {
+  viewerJoined?(viewer: Viewer): void;
+  viewerLeft?(viewer: Viewer, reason: ViewerCloseReason): void;
+  sourceState?(change: SourceStateChange): void;
+}
+
+/** A source state change; `reason` says why the source is not live (null when live, or not known). */
+export interface SourceStateChange {
+  from: SourceState;
+  to: SourceState;
+  reason: string | null;
 }
 
 /**
@@ -158,6 +178,7 @@ export class Camera {
   private dualFinalViewers = 0;
   private pauseTimer: NodeJS.Timeout | undefined;
   private readonly onPauseTimer = this.checkPause.bind(this);
+  private readonly events: CameraEvents | undefined;
 
   constructor(options: CameraOptions) {
     this.id = options.id;
@@ -191,6 +212,34 @@ export class Camera {
           feed.sourceUp();
         }
       };
+    }
+    this.events = options.events;
+    if (this.events?.sourceState !== undefined) {
+      this.reportStateChanges(this.events.sourceState.bind(this.events), options.supervisor?.stallTimeoutMs ?? DEFAULT_SUPERVISOR_OPTIONS.stallTimeoutMs);
+    }
+  }
+
+  /** Chains a state-change reporter after the no-signal feed's hook (the supervisor has one slot). */
+  private reportStateChanges(report: (change: SourceStateChange) => void, stallTimeoutMs: number): void {
+    const previousHook = this.supervisor.onStateChange;
+    let from = this.supervisor.currentState;
+    // The supervisor records a stall's cause (in these words) only after it announced 'stalled'.
+    const stallReason = `no frame for ${stallTimeoutMs / 1000} s (stall-timeout)`;
+    this.supervisor.onStateChange = (to) => {
+      previousHook?.(to);
+      const reason = to === 'live' ? null : to === 'stalled' ? stallReason : this.supervisor.status().reason;
+      const change = { from, to, reason };
+      from = to;
+      this.safely('sourceState', () => report(change));
+    };
+  }
+
+  /** Runs an event hook; what it throws is logged, never passed on to the frame path. */
+  private safely(hook: keyof CameraEvents, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.log.error({ err: error, hook }, 'camera event listener threw; ignored');
     }
   }
 
@@ -345,6 +394,8 @@ export class Camera {
     this.demand();
     this.counters.viewersTotal++;
     this.log.info({ viewer: viewer.id, remote: info.remote, userAgent: info.userAgent, viewers: this.viewers.length }, 'viewer connected');
+    const events = this.events;
+    if (events?.viewerJoined !== undefined) this.safely('viewerJoined', () => events.viewerJoined?.(viewer));
     return viewer;
   }
 
@@ -390,6 +441,9 @@ export class Camera {
       { viewer: viewer.id, remote: viewer.info.remote, reason, framesSent: viewer.framesSent, bytesSent: viewer.bytesSent, drops: viewer.drops.total, viewers: this.viewers.length },
       'viewer disconnected',
     );
+    // Only a viewer that joined leaves (one added after stop() is closed before it joins).
+    const events = this.events;
+    if (index >= 0 && events?.viewerLeft !== undefined) this.safely('viewerLeft', () => events.viewerLeft?.(viewer, reason));
     this.armIdle();
   }
 

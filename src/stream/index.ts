@@ -1,5 +1,5 @@
 export { Camera } from './camera.js';
-export type { CameraOptions, CameraStats, FrameTap, ViewerRequest } from './camera.js';
+export type { CameraEvents, CameraOptions, CameraStats, FrameTap, SourceStateChange, ViewerRequest } from './camera.js';
 export { SourceSupervisor, DEFAULT_SUPERVISOR_OPTIONS } from './source-supervisor.js';
 export type { SourceState, SourceStatus, SupervisorOptions } from './source-supervisor.js';
 export { CameraCounters } from './camera-counters.js';
