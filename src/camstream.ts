@@ -2,7 +2,7 @@ import type { AddressInfo, Server } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/index.js';
-import { Authenticator, CorsPolicy, createHttpServer, StreamAdmission, ViewerLoops, addressOf, type AuthOptions, type CorsOptions, type LoopCamera, type StreamLimits } from './http/index.js';
+import { Authenticator, ClientAddress, CorsPolicy, createHttpServer, StreamAdmission, ViewerLoops, addressOf, type AuthOptions, type CorsOptions, type LoopCamera, type StreamLimits, type TrustProxy } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
 import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
 import { Camera, DEFAULT_PROFILES, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
@@ -91,6 +91,8 @@ export interface CamstreamOptions {
   cors?: CorsOptions;
   /** Bounds: streaming connections in all and per client, request head size, request time. */
   limits?: Limits;
+  /** Behind a reverse proxy: whose X-Forwarded-For names the client (see TrustProxy). Default: nobody's. */
+  trustProxy?: TrustProxy;
 }
 
 export interface Limits extends StreamLimits {
@@ -183,6 +185,7 @@ export class Camstream {
       tls: options.tls,
       maxHeaderBytes: options.limits?.maxHeaderBytes,
       requestTimeoutMs: options.limits?.requestTimeoutSeconds === undefined ? undefined : options.limits.requestTimeoutSeconds * 1000,
+      clients: new ClientAddress(options.trustProxy),
     });
   }
 

@@ -161,6 +161,30 @@ describe('limits', () => {
     }
   });
 
+  test('behind a trusted proxy, X-Forwarded-For names the client (per-client limits, stats); untrusted, it is ignored', async () => {
+    const request = (forwardedFor: string): string => `GET /stream HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ${forwardedFor}\r\n\r\n`;
+    const trusted = await startServer({ source: 'synthetic:160x120@10', trustProxy: 'loopback', limits: { maxViewersPerClient: 1 } });
+    try {
+      const viewers = [connectMjpeg(trusted.url, '/stream', request('198.51.100.7')), connectMjpeg(trusted.url, '/stream', request('203.0.113.9'))];
+      await Promise.all(viewers.map((viewer) => viewer.waitForParts(1)));
+      assert.match(await rawHead(trusted.url, request('198.51.100.7')), /^HTTP\/1\.1 503/, 'a second stream for the same forwarded client');
+      const stats = (await (await fetch(`${trusted.url}/api/stats`)).json()) as { cameras: { viewerList: { remote: string }[] }[] };
+      assert.deepEqual(stats.cameras[0]?.viewerList.map((viewer) => viewer.remote.split(':')[0]).sort(), ['198.51.100.7', '203.0.113.9']);
+      for (const viewer of viewers) viewer.close();
+    } finally {
+      await trusted.server.stop();
+    }
+    const untrusted = await startServer({ source: 'synthetic:160x120@10', limits: { maxViewersPerClient: 1 } });
+    try {
+      const viewer = connectMjpeg(untrusted.url, '/stream', request('198.51.100.7'));
+      await viewer.waitForParts(1);
+      assert.match(await rawHead(untrusted.url, request('203.0.113.9')), /^HTTP\/1\.1 503/, 'a forged header does not make a new client');
+      viewer.close();
+    } finally {
+      await untrusted.server.stop();
+    }
+  });
+
   test('streams served by a viewer loop (--workers) count until they end there', async () => {
     const { server, url } = await startServer({ source: 'synthetic:160x120@10', workers: 1, limits: { maxViewers: 2 } });
     try {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SEND_QUEUE_BYTES, MAX_WORKERS, type CameraConfig, type Limits } from '../camstream.js';
-import { AuthConfigError, Authenticator, type AuthOptions, type CorsOptions } from '../http/index.js';
+import { AuthConfigError, Authenticator, ClientAddress, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
 import { CamstreamError } from '../frame/index.js';
 import { DEFAULT_SOURCE, parseSource, SOURCE_FORMS, SourceSpecError } from '../source/index.js';
 import { ConfigError, loadConfigFile, LOG_LEVELS, type FileConfig, type TlsFiles } from './config.js';
@@ -30,6 +30,7 @@ export interface Settings {
   tls: TlsFiles | undefined;
   cors: CorsOptions | undefined;
   limits: Limits;
+  trustProxy: TrustProxy;
   /** --print-config: show these settings (secrets masked) and exit. */
   printConfig: boolean;
   /** --hash-password: read a password on stdin, print its hash, exit. */
@@ -56,6 +57,8 @@ ${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n
       --cors-origin <list>    comma-separated origins (https://example.com) whose pages may read answers, or *
       --max-viewers <n>       streaming connections at once, all clients (503 beyond)
       --max-viewers-per-client <n>  streaming connections at once from one address (503 beyond)
+      --trust-proxy <list>    proxies whose X-Forwarded-For names the client: true, or addresses/CIDRs
+                              (loopback, 10.0.0.0/8); default: none
       --print-config          show the settings in effect (secrets masked) and exit
       --hash-password         read a password on stdin, print its hash for auth.users, exit
   -h, --help                  show this help
@@ -64,7 +67,8 @@ ${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n
 Each option can also come from the environment: CAMSTREAM_SOURCE, CAMSTREAM_CONFIG,
 CAMSTREAM_HOST, CAMSTREAM_PORT, CAMSTREAM_LOG_LEVEL, CAMSTREAM_QUEUE_CAPACITY,
 CAMSTREAM_SEND_QUEUE, CAMSTREAM_WORKERS, CAMSTREAM_TLS_CERT, CAMSTREAM_TLS_KEY,
-CAMSTREAM_CORS_ORIGIN, CAMSTREAM_MAX_VIEWERS, CAMSTREAM_MAX_VIEWERS_PER_CLIENT.
+CAMSTREAM_CORS_ORIGIN, CAMSTREAM_MAX_VIEWERS, CAMSTREAM_MAX_VIEWERS_PER_CLIENT,
+CAMSTREAM_TRUST_PROXY.
 Flags override the environment, which overrides the config file. A --source
 replaces the file's cameras with that one camera.
 
@@ -101,6 +105,7 @@ const FLAGS = {
   'cors-origin': { type: 'string' },
   'max-viewers': { type: 'string' },
   'max-viewers-per-client': { type: 'string' },
+  'trust-proxy': { type: 'string' },
   'print-config': { type: 'boolean' },
   'hash-password': { type: 'boolean' },
 } as const;
@@ -118,7 +123,8 @@ type StringFlag =
   | 'tls-key'
   | 'cors-origin'
   | 'max-viewers'
-  | 'max-viewers-per-client';
+  | 'max-viewers-per-client'
+  | 'trust-proxy';
 
 /**
  * Works out the settings from argv (without node and script), the environment and
@@ -161,6 +167,7 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
     tls: file.tls,
     cors: file.cors,
     limits: { ...file.limits },
+    trustProxy: file.trustProxy ?? false,
     printConfig: values['print-config'] ?? false,
     hashPassword: values['hash-password'] ?? false,
   };
@@ -204,6 +211,15 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
   const cors = raw('cors-origin');
   if (cors !== undefined) settings.cors = corsOrigins(cors);
   settings.tls = tlsFiles(raw('tls-cert'), raw('tls-key'), settings.tls);
+  const trustProxy = raw('trust-proxy');
+  if (trustProxy !== undefined) {
+    settings.trustProxy = trustProxy[0] === 'true' ? true : trustProxy[0] === 'false' ? false : trustProxy[0];
+    try {
+      new ClientAddress(settings.trustProxy);
+    } catch (error) {
+      throw new UsageError(`${trustProxy[1]}: ${(error as Error).message}; expected true, or addresses and CIDR ranges such as loopback,10.0.0.0/8`);
+    }
+  }
   readAuthFromEnv(env, settings.auth);
   return settings;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Document, LineCounter } from 'yaml';
 import { CAMERA_ID, MAX_WORKERS, type CameraConfig, type Limits } from '../camstream.js';
-import { AuthConfigError, Authenticator, type AuthOptions, type CorsOptions } from '../http/index.js';
+import { AuthConfigError, Authenticator, ClientAddress, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
 import { CamstreamError } from '../frame/index.js';
 import { parseSource, SourceSpecError } from '../source/index.js';
 
@@ -27,6 +27,7 @@ export interface FileConfig {
   tls?: TlsFiles;
   cors?: CorsOptions;
   limits?: Limits;
+  trustProxy?: TrustProxy;
 }
 
 export interface TlsFiles {
@@ -36,7 +37,7 @@ export interface TlsFiles {
 
 type Path = (string | number)[];
 
-const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'send-queue', 'workers', 'cameras', 'auth', 'tls', 'cors', 'limits'];
+const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'send-queue', 'workers', 'cameras', 'auth', 'tls', 'cors', 'limits', 'trust-proxy'];
 const AUTH_KEYS = ['users', 'tokens', 'public'];
 const TLS_KEYS = ['cert', 'key'];
 const CORS_KEYS = ['origins'];
@@ -106,7 +107,20 @@ class ConfigReader {
     if ('tls' in root) config.tls = this.tls(root.tls);
     if ('cors' in root) config.cors = this.cors(root.cors);
     if ('limits' in root) config.limits = this.limits(root.limits);
+    if ('trust-proxy' in root) config.trustProxy = this.trustProxy(root['trust-proxy']);
     return config;
+  }
+
+  /** `trust-proxy: true`, or the proxies' addresses: `[loopback, 10.0.0.0/8]`. */
+  private trustProxy(value: unknown): TrustProxy {
+    const at: Path = ['trust-proxy'];
+    const trust = typeof value === 'boolean' ? value : typeof value === 'string' ? value : this.strings(value, at);
+    try {
+      new ClientAddress(trust);
+    } catch (error) {
+      this.fail(at, `${(error as Error).message}; expected true, or addresses and CIDR ranges of your proxies such as [loopback, 10.0.0.0/8]`);
+    }
+    return trust;
   }
 
   /** `auth: { users: { alice: scrypt$… }, tokens: [ … ], public: [/healthz] }`. */

@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     tls,
     cors: options.cors,
     limits: options.limits,
+    trustProxy: options.trustProxy,
   });
 
   const shutdown = (signal: NodeJS.Signals): void => {

@@ -27,6 +27,7 @@ export async function printConfig(settings: Settings): Promise<string> {
     },
     ...(settings.tls === undefined ? {} : { tls: { cert: settings.tls.certFile, key: settings.tls.keyFile } }),
     ...(settings.cors === undefined ? {} : { cors: settings.cors }),
+    'trust-proxy': settings.trustProxy,
     limits: {
       'max-viewers': settings.limits.maxViewers,
       'max-viewers-per-client': settings.limits.maxViewersPerClient,

@@ -24,6 +24,8 @@ export interface CompatRoutesOptions {
   loops?: ViewerLoops | undefined;
   stream: CameraHandler;
   snapshot: CameraHandler;
+  /** The client's `address:port`, as the viewer is named (see ClientAddress). */
+  remoteOf: (request: FastifyRequest) => string;
 }
 
 /** µStreamer's GET /state (src/ustreamer/http/server.c), without its optional h264 and sinks parts. */
@@ -58,12 +60,12 @@ const SUPPORTED_ACTIONS = 'action=stream, action=snapshot (action=stream_<n> or 
  * picker for `/` with an `action` query, for addDashboardRoutes.
  */
 export function addCompatRoutes(app: FastifyInstance, options: CompatRoutesOptions): (request: FastifyRequest) => RootHandler | undefined {
-  const { cameras, loops, stream, snapshot } = options;
+  const { cameras, loops, stream, snapshot, remoteOf } = options;
   const clients = new StreamClients();
 
   // Every /stream and /cam/<id>/stream request, after any auth hook and before its handler.
   app.addHook('preHandler', async (request) => {
-    if (request.method === 'GET' && request.routeOptions.url?.endsWith('/stream') === true) clients.remember(request);
+    if (request.method === 'GET' && request.routeOptions.url?.endsWith('/stream') === true) clients.remember(request, remoteOf(request));
   });
 
   const state = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | UstreamerState> => {
@@ -96,7 +98,7 @@ export function addCompatRoutes(app: FastifyInstance, options: CompatRoutesOptio
     if (match[1] === 'snapshot') return snapshot(camera, request, reply);
     // fastify answers HEAD / with the GET handler; a stream must not start for it.
     if (request.method === 'HEAD') return reply.headers(STREAM_HEADERS).send();
-    clients.remember(request);
+    clients.remember(request, remoteOf(request));
     return stream(camera, request, reply);
   };
   return (request) => ((request.query as Record<string, unknown> | undefined)?.action === undefined ? undefined : action);
@@ -138,16 +140,13 @@ const MAX_CLIENTS = 1024;
 class StreamClients {
   private readonly byRemote = new Map<string, StreamClient>();
 
-  remember(request: FastifyRequest): void {
+  remember(request: FastifyRequest, remote: string): void {
     let asked: ViewerRequest;
     try {
       asked = parseStreamQuery(request.query);
     } catch {
       return; // the stream handler answers it with a 400
     }
-    const socket = request.raw.socket;
-    // As server.ts's remoteOf, which names the viewer.
-    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.byRemote.delete(remote);
     this.byRemote.set(remote, { key: parseStreamKey(request.query), quirks: { advanceHeaders: asked.advanceHeaders, dualFinalFrames: asked.dualFinalFrames }, atMs: performance.now() });
     if (this.byRemote.size > MAX_CLIENTS) this.byRemote.delete(this.byRemote.keys().next().value as string);

@@ -14,3 +14,5 @@ export { CorsPolicy } from './cors.js';
 export type { CorsOptions } from './cors.js';
 export { StreamAdmission, addressOf } from './stream-admission.js';
 export type { StreamLimits } from './stream-admission.js';
+export { ClientAddress } from './client-address.js';
+export type { TrustProxy } from './client-address.js';

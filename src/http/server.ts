@@ -5,6 +5,7 @@ import type { ProcessMonitor } from '../metrics/index.js';
 import type { Camera } from '../stream/index.js';
 import type { Authenticator } from './auth.js';
 import { cameraFigures } from './camera-figures.js';
+import { ClientAddress } from './client-address.js';
 import { addCompatRoutes, ustreamerSnapshotHeaders } from './compat-routes.js';
 import { headLines, type CorsPolicy } from './cors.js';
 import { addDashboardRoutes } from './dashboard-route.js';
@@ -40,6 +41,8 @@ export interface HttpServerOptions {
   maxHeaderBytes?: number | undefined;
   /** Time to send a whole request (head and body), so a slow sender (slowloris) cannot hold a socket. Default 10 s. */
   requestTimeoutMs?: number | undefined;
+  /** Whose X-Forwarded-For names the client; default: nobody's (the socket's address is the client). */
+  clients?: ClientAddress | undefined;
 }
 
 /** Default largest request head: far above any real client's, far below Node's 16 KiB. */
@@ -61,6 +64,8 @@ interface HttpError extends Error {
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const { cameras, pool, processMonitor, version, loops, admission, cors } = options;
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const clients = options.clients ?? new ClientAddress();
+  const remoteOf = (request: FastifyRequest): string => clients.remoteOf(request.raw);
   const snapshotTimeoutMs = options.snapshotTimeoutMs ?? 5000;
   const first = cameras[0];
   if (first === undefined) throw new Error('createHttpServer needs at least one camera');
@@ -164,7 +169,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   app.get('/healthz', () => ({ status: 'ok' }));
   // µStreamer's /state and mjpg-streamer's /?action=… (over the handlers above); `/` without an action is the dashboard.
-  addDashboardRoutes(app, addCompatRoutes(app, { cameras, loops, stream: streamFrom, snapshot: snapshotFrom }));
+  addDashboardRoutes(app, addCompatRoutes(app, { cameras, loops, stream: streamFrom, snapshot: snapshotFrom, remoteOf }));
 
   const stats = async (): Promise<Record<string, unknown>> => ({
     version,
@@ -177,7 +182,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   addEventsRoute(app, stats);
 
   addMetricsRoute(app, async () => ({ cameras: await cameraFigures(cameras, loops), pool: pool.stats() }));
-  addWebSocketRoute(app, cameras, version, { auth: options.auth, admission });
+  addWebSocketRoute(app, cameras, version, { auth: options.auth, admission, clients });
 
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({
@@ -199,7 +204,4 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   return app;
 }
 
-function remoteOf(request: FastifyRequest): string {
-  const socket = request.raw.socket;
-  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-}
+

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Camera, ViewerInfo } from '../stream/index.js';
 import type { Authenticator } from './auth.js';
+import type { ClientAddress } from './client-address.js';
 import { unauthorized } from './guard.js';
 import { addressOf, RETRY_AFTER_SECONDS, type StreamAdmission } from './stream-admission.js';
 import { parseStreamQuery, StreamQueryError } from './stream-query.js';
@@ -27,6 +28,7 @@ interface Refusal {
 export interface WebSocketGuard {
   auth?: Authenticator | undefined;
   admission?: StreamAdmission | undefined;
+  clients?: ClientAddress | undefined;
 }
 
 /** The cameras one connection watches (each an ordinary Viewer, see WebSocketSink) and its subscribe protocol. */
@@ -167,14 +169,14 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
     if (socket.destroyed) return;
     const wanted = readQuery(request.url);
     if ('status' in wanted) return refuse(socket, wanted);
-    const address = addressOf(`${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`);
+    const remote = guard.clients?.remoteOf(request) ?? `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
+    const address = addressOf(remote);
     const full = guard.admission?.admit(address);
     if (full !== undefined) return refuse(socket, { status: 503, error: 'too_many_viewers', message: full, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } });
     if (guard.admission !== undefined) socket.once('close', () => guard.admission?.leave(address));
     // Each message's fragments should leave at once, as an MJPEG part does.
     if (socket instanceof Socket) socket.setNoDelay(true);
     server.handleUpgrade(request, socket, head, (ws) => {
-      const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
       const connection = new WebSocketViewers(ws, { remote, userAgent: request.headers['user-agent'] }, byId, headers, app.log);
       connections.add(connection);
       ws.once('close', () => connections.delete(connection));
