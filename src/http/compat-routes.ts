@@ -97,7 +97,10 @@ export function addCompatRoutes(app: FastifyInstance, options: CompatRoutesOptio
     }
     if (match[1] === 'snapshot') return snapshot(camera, request, reply);
     // fastify answers HEAD / with the GET handler; a stream must not start for it.
-    if (request.method === 'HEAD') return reply.headers(STREAM_HEADERS).send();
+    if (request.method === 'HEAD') {
+      parseStreamQuery(request.query); // a bad value: the 400 a GET would get
+      return reply.headers(STREAM_HEADERS).send();
+    }
     clients.remember(request, remoteOf(request));
     return stream(camera, request, reply);
   };

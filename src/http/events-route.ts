@@ -22,6 +22,11 @@ export function addEventsRoute(app: FastifyInstance, snapshot: () => Promise<unk
       // Tells nginx not to buffer the events when it proxies them.
       'x-accel-buffering': 'no',
     });
+    // HEAD: the headers, and no body ever (Node sends the head only with a body write or end()).
+    if (request.method === 'HEAD') {
+      response.end();
+      return;
+    }
     response.write(`retry: ${RETRY_MS}\n\n`);
     let busy = false;
     let closed = false;

@@ -84,6 +84,13 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       ? { http: { maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 } }
       : { https: { key: options.tls.key, cert: options.tls.cert, maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 } }),
   });
+  // Only origin-form targets (`/path?query`): fastify's router would read `*stream`
+  // or `http://host/stream` as a path. (`OPTIONS *` asks about the server: 204.)
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.url?.startsWith('/') === true) return undefined;
+    if (request.method === 'OPTIONS' && request.raw.url === '*') return reply.code(204).header('allow', 'GET, HEAD, OPTIONS').send();
+    return reply.code(400).send({ error: 'bad_request_target', message: `request target '${(request.raw.url ?? '').slice(0, 60)}' is not a path; send GET /stream, GET /api/stats, …` });
+  });
   addGuards(app, options.auth, cors);
 
   /** The camera a /cam/<id>/… request names, or a JSON 404 listing the ids. */
@@ -129,7 +136,10 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   };
 
   const streamHead = (request: FastifyRequest, reply: FastifyReply): void => {
-    if (cameraFor(request, reply) !== undefined) void reply.headers(STREAM_HEADERS).send();
+    if (cameraFor(request, reply) === undefined) return;
+    // The same answer as GET would give, a bad query's 400 included.
+    parseStreamQuery(request.query);
+    void reply.headers(STREAM_HEADERS).send();
   };
 
   const snapshot = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
