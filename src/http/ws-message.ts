@@ -136,3 +136,12 @@ export function parseClientMessage(text: string): ClientMessage {
   }
   return { type, cameras: unique, maxFps };
 }
+
+/**
+ * WebSocket readyState values (RFC 6455 states as the WHATWG API numbers them). The
+ * `ws` package is loaded only when the first WebSocket arrives (its modules cost
+ * a few MB of RSS a server without WebSocket viewers should not pay), so its
+ * static constants are not at hand here.
+ */
+export const WS_OPEN = 1;
+export const WS_CLOSED = 3;

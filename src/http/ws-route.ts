@@ -2,14 +2,14 @@ import { Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Camera, ViewerInfo } from '../stream/index.js';
 import type { Authenticator } from './auth.js';
 import type { ClientAddress } from './client-address.js';
 import { unauthorized } from './guard.js';
 import { addressOf, RETRY_AFTER_SECONDS, type StreamAdmission } from './stream-admission.js';
 import { parseStreamQuery, StreamQueryError } from './stream-query.js';
-import { ClientMessageError, CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA, FrameHeaderCache, MAX_CLIENT_MESSAGE_BYTES, MAX_SUBSCRIBED_CAMERAS, parseClientMessage } from './ws-message.js';
+import { ClientMessageError, CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA, FrameHeaderCache, MAX_CLIENT_MESSAGE_BYTES, MAX_SUBSCRIBED_CAMERAS, parseClientMessage, WS_CLOSED, WS_OPEN } from './ws-message.js';
 import { WebSocketSink, type SlotOwner } from './ws-sink.js';
 
 export const WEBSOCKET_PATH = '/ws';
@@ -85,7 +85,7 @@ class WebSocketViewers implements SlotOwner {
    * not read could not take a close frame either, so the connection is cut.
    */
   abort(cameraId: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.readyState !== WS_OPEN) return;
     if (this.cameras.get(cameraId)?.currentState === 'stopped') this.close(CLOSE_GOING_AWAY, 'server shutting down');
     else this.socket.terminate();
   }
@@ -98,20 +98,20 @@ class WebSocketViewers implements SlotOwner {
   close(code: number, reason: string): void {
     for (const sink of [...this.slots.values()]) sink.detach();
     this.slots.clear();
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(code, truncate(reason, 123));
-    if (code === CLOSE_GOING_AWAY && this.graceTimer === undefined && this.socket.readyState !== WebSocket.CLOSED) {
+    if (this.socket.readyState === WS_OPEN) this.socket.close(code, truncate(reason, 123));
+    if (code === CLOSE_GOING_AWAY && this.graceTimer === undefined && this.socket.readyState !== WS_CLOSED) {
       this.graceTimer = setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS);
       this.graceTimer.unref();
     }
   }
 
   sendJson(message: object): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    if (this.socket.readyState === WS_OPEN) this.socket.send(JSON.stringify(message));
   }
 
   private received(data: RawData, isBinary: boolean): void {
     // After our close frame, the client's last messages are moot.
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.readyState !== WS_OPEN) return;
     if (isBinary) return this.close(CLOSE_UNSUPPORTED_DATA, 'binary messages are not accepted; send JSON text');
     try {
       const message = parseClientMessage(data.toString());
@@ -135,7 +135,10 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
   const byId = new Map(cameras.map((camera) => [camera.id, camera]));
   const headers = new Map(cameras.map((camera) => [camera.id, new FrameHeaderCache(camera.id)]));
   const hello = JSON.stringify({ type: 'hello', version, cameras: cameras.map((camera) => ({ id: camera.id, nominalFps: camera.source.nominalFps ?? null })) });
-  const server = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_MESSAGE_BYTES, clientTracking: false });
+  // Loaded with the first WebSocket, not at start (see WS_OPEN).
+  let server: Promise<WebSocketServer> | undefined;
+  const websockets = (): Promise<WebSocketServer> =>
+    (server ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_MESSAGE_BYTES, clientTracking: false })));
   const connections = new Set<WebSocketViewers>();
   let shuttingDown = false;
 
@@ -176,7 +179,7 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
     if (guard.admission !== undefined) socket.once('close', () => guard.admission?.leave(address));
     // Each message's fragments should leave at once, as an MJPEG part does.
     if (socket instanceof Socket) socket.setNoDelay(true);
-    server.handleUpgrade(request, socket, head, (ws) => {
+    (await websockets()).handleUpgrade(request, socket, head, (ws) => {
       const connection = new WebSocketViewers(ws, { remote, userAgent: request.headers['user-agent'] }, byId, headers, app.log);
       connections.add(connection);
       ws.once('close', () => connections.delete(connection));
@@ -203,7 +206,7 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
   app.addHook('preClose', async () => {
     shuttingDown = true;
     const closed = [...connections].map((connection) => new Promise<void>((resolve) => {
-      if (connection.socket.readyState === WebSocket.CLOSED) return resolve();
+      if (connection.socket.readyState === WS_CLOSED) return resolve();
       connection.socket.once('close', () => resolve());
       connection.close(CLOSE_GOING_AWAY, 'server shutting down');
     }));

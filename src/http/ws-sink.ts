@@ -1,7 +1,7 @@
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { Frame } from '../frame/index.js';
 import type { FrameSink, SendDone } from '../stream/index.js';
-import type { FrameHeaderCache } from './ws-message.js';
+import { WS_OPEN, type FrameHeaderCache } from './ws-message.js';
 
 /** What a sink needs of the connection it is a slot of. */
 export interface SlotOwner {
@@ -44,7 +44,7 @@ export class WebSocketSink implements FrameSink {
   }
 
   send(frame: Frame, done: SendDone): number {
-    if (this.closed || this.socket.readyState !== WebSocket.OPEN) {
+    if (this.closed || this.socket.readyState !== WS_OPEN) {
       process.nextTick(done, new Error(`the WebSocket slot of camera '${this.cameraId}' is closed`));
       return 0;
     }
@@ -59,7 +59,7 @@ export class WebSocketSink implements FrameSink {
   /** The camera ended this viewer gracefully: only this slot ends; the client is told. */
   end(): void {
     if (this.closed) return;
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: 'ended', camera: this.cameraId }));
+    if (this.socket.readyState === WS_OPEN) this.socket.send(JSON.stringify({ type: 'ended', camera: this.cameraId }));
     this.detach();
   }
 
