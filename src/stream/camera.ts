@@ -9,7 +9,7 @@ import type { FrameSink } from './frame-sink.js';
 import { NoSignalFeed } from './no-signal-feed.js';
 import { customProfileKey, DEFAULT_LADDER, DEFAULT_PROFILES, ladderFor, SOURCE_PROFILE, type AdaptationLevel, type Profile } from './profile.js';
 import { ProfileChannels } from './profile-channels.js';
-import { DEFAULT_SUPERVISOR_OPTIONS, SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
+import { SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
 import { Viewer, type ViewerCloseReason, type ViewerInfo, type ViewerStats } from './viewer.js';
 
 /** With drop-same-frames, an unchanged frame is still sent this often. */
@@ -215,19 +215,17 @@ export class Camera {
     }
     this.events = options.events;
     if (this.events?.sourceState !== undefined) {
-      this.reportStateChanges(this.events.sourceState.bind(this.events), options.supervisor?.stallTimeoutMs ?? DEFAULT_SUPERVISOR_OPTIONS.stallTimeoutMs);
+      this.reportStateChanges(this.events.sourceState.bind(this.events));
     }
   }
 
   /** Chains a state-change reporter after the no-signal feed's hook (the supervisor has one slot). */
-  private reportStateChanges(report: (change: SourceStateChange) => void, stallTimeoutMs: number): void {
+  private reportStateChanges(report: (change: SourceStateChange) => void): void {
     const previousHook = this.supervisor.onStateChange;
     let from = this.supervisor.currentState;
-    // The supervisor records a stall's cause (in these words) only after it announced 'stalled'.
-    const stallReason = `no frame for ${stallTimeoutMs / 1000} s (stall-timeout)`;
     this.supervisor.onStateChange = (to) => {
       previousHook?.(to);
-      const reason = to === 'live' ? null : to === 'stalled' ? stallReason : this.supervisor.status().reason;
+      const reason = to === 'live' ? null : this.supervisor.status().reason;
       const change = { from, to, reason };
       from = to;
       this.safely('sourceState', () => report(change));

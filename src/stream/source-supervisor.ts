@@ -181,9 +181,11 @@ export class SourceSupervisor {
   private stallTimerFired(): void {
     this.stallTimerPending = false;
     if (!this.stallArmed || (this.state !== 'live' && this.state !== 'starting')) return;
-    const seconds = this.options.stallTimeoutMs / 1000;
+    const reason = `no frame for ${this.options.stallTimeoutMs / 1000} s (stall-timeout)`;
+    // Recorded before the state changes, so the 'stalled' log line and listeners see why.
+    this.reason = reason;
     this.setState('stalled');
-    void this.restart(`no frame for ${seconds} s (stall-timeout)`);
+    void this.restart(reason);
   }
 
   private async restart(reason: string): Promise<void> {
