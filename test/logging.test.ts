@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
-import { eventually, startServer } from './helpers/server.js';
+import { eventually, freePort, startServer } from './helpers/server.js';
 
 /**
  * camstream's logs are its operators' record of who watched and what the source
@@ -76,17 +75,6 @@ test('a viewer logs one connect and one disconnect line with its totals; the sou
     await server.stop();
   }
 });
-
-/** A port that was free a moment ago (the CLI is told it, so it is found even with the listening line silenced). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs the CLI until it serves, has one viewer connect and leave, stops it with SIGTERM; returns its stdout as records. */
 async function runCli(args: string[], env: Record<string, string>): Promise<Line[]> {

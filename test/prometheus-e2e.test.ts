@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
-import { eventually, sleep, startServer } from './helpers/server.js';
+import { eventually, freePort, sleep, startServer } from './helpers/server.js';
 import { requireTool } from './helpers/tools.js';
 
 /**
@@ -21,17 +20,6 @@ interface Prometheus {
   url: string;
   stderr: () => string;
   stop: () => Promise<void>;
-}
-
-/** A port that was free a moment ago; another process may take it before Prometheus binds, so callers retry. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts Prometheus and waits for /-/ready; retries on a fresh port if it exits first (port taken). */

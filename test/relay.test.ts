@@ -16,7 +16,7 @@ import { decodeFrameMessage } from '../src/http/ws-message.js';
 import type { Camstream } from '../src/index.js';
 import { connectMjpeg, isWholeJpeg, type ReceivedPart } from './helpers/mjpeg-client.js';
 import { percentile } from './helpers/mjpeg-reader.js';
-import { eventually, getJson, sleep, startServer } from './helpers/server.js';
+import { eventually, freePort, getJson, sleep, startServer } from './helpers/server.js';
 import { requireTool } from './helpers/tools.js';
 
 const SHIPPED_CONF = new URL('../../deploy/nginx/camstream.conf', import.meta.url);
@@ -45,14 +45,6 @@ function timestampMicros(text: string | undefined): number {
   const match = /^(\d+)\.(\d{6})$/.exec(text ?? '');
   if (match === null) throw new Error(`bad X-Timestamp ${String(text)}`);
   return Number(match[1]) * 1e6 + Number(match[2]);
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /**

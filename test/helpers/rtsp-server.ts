@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './server.js';
 
 /**
  * A real RTSP server on loopback for tests: GStreamer's gst-rtsp-server driven by
@@ -146,18 +147,6 @@ export async function startRtspServer(): Promise<RtspServer> {
     const why = ready === 'exited' ? `exited with ${child.exitCode ?? child.signalCode}` : `did not listen within ${READY_TIMEOUT_MS} ms`;
     throw new Error(`RTSP server on port ${port} ${why}: ${stderr.trim() || '(no stderr)'}`);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => (port > 0 ? resolve(port) : reject(new Error('no port from a port-0 listen'))));
-    });
-  });
 }
 
 /** Retries a TCP connect until it succeeds, the process exits, or the time runs out. */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { pino } from 'pino';
 import { createCamstream, type Camstream, type CamstreamOptions } from '../../src/index.js';
 
@@ -25,4 +26,19 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) return false;
     await sleep(stepMs);
   }
+}
+
+/**
+ * A port that was free a moment ago, for a process the test starts that cannot
+ * listen on port 0 and tell it (prometheus, nginx, the RTSP server). Another process
+ * may take it in between, so callers retry on "address in use".
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
