@@ -6,6 +6,7 @@ import { AdaptiveController, type AdaptiveOptions } from './adaptive-controller.
 import { CameraCounters } from './camera-counters.js';
 import type { FrameChannel } from './frame-channel.js';
 import type { FrameSink } from './frame-sink.js';
+import { QuietTimer } from './quiet-timer.js';
 import { NoSignalFeed } from './no-signal-feed.js';
 import { customProfileKey, DEFAULT_LADDER, DEFAULT_PROFILES, ladderFor, SOURCE_PROFILE, type AdaptationLevel, type Profile } from './profile.js';
 import { ProfileChannels } from './profile-channels.js';
@@ -176,8 +177,13 @@ export class Camera {
   private remoteViewers = 0;
   /** Viewers that want dual final frames, and the timer that notices a pause for them. */
   private dualFinalViewers = 0;
-  private pauseTimer: NodeJS.Timeout | undefined;
-  private readonly onPauseTimer = this.checkPause.bind(this);
+  /** Notices a pause in the frames (armed once per pause, not per frame); it never fetches frames. */
+  private readonly pauseTimer = new QuietTimer({
+    limitMs: () => this.pauseMs,
+    sinceMs: () => this.lastFanOutMs,
+    active: () => !this.stopped && this.dualFinalViewers > 0,
+    expired: () => this.repeatFinalFrames(),
+  });
   private readonly events: CameraEvents | undefined;
 
   constructor(options: CameraOptions) {
@@ -263,7 +269,7 @@ export class Camera {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelIdle();
-    if (this.pauseTimer !== undefined) clearTimeout(this.pauseTimer);
+    this.pauseTimer.cancel();
     await this.supervisor.stop();
     for (const viewer of [...this.viewers]) viewer.close('shutdown');
     this.channels.closeAll();
@@ -293,7 +299,7 @@ export class Camera {
       return;
     }
     this.lastFanOutMs = monoMs;
-    if (this.dualFinalViewers > 0) this.armPauseTimer();
+    if (this.dualFinalViewers > 0) this.pauseTimer.arm();
     // Encoders first: they retain what they keep, and fanOut may release the
     // previous latest frame.
     this.channels.encode(frame);
@@ -501,26 +507,6 @@ export class Camera {
   private get pauseMs(): number {
     const fps = this.source.nominalFps ?? this.measuredFps() ?? 30;
     return Math.min(PAUSE_MAX_MS, Math.max(PAUSE_MIN_MS, (PAUSE_INTERVALS * 1000) / fps));
-  }
-
-  /**
-   * Armed once per pause, not per frame (as the viewer's stall timer): when it fires
-   * it checks how long ago the last frame went out, and waits for the rest if that
-   * was recent. It never fetches frames; it only notices that none came.
-   */
-  private armPauseTimer(delayMs = this.pauseMs): void {
-    if (this.pauseTimer !== undefined) return;
-    this.pauseTimer = setTimeout(this.onPauseTimer, delayMs);
-    this.pauseTimer.unref();
-  }
-
-  private checkPause(): void {
-    this.pauseTimer = undefined;
-    if (this.stopped || this.dualFinalViewers === 0) return;
-    const quietMs = performance.now() - this.lastFanOutMs;
-    const pauseMs = this.pauseMs;
-    if (quietMs >= pauseMs) this.repeatFinalFrames();
-    else this.armPauseTimer(pauseMs - quietMs);
   }
 
   private cancelIdle(): void {

@@ -4,6 +4,7 @@ import type { AdaptiveController } from './adaptive-controller.js';
 import type { CameraCounters } from './camera-counters.js';
 import { FpsGate } from './fps-gate.js';
 import type { FrameSink } from './frame-sink.js';
+import { QuietTimer } from './quiet-timer.js';
 import { FrameQueue } from './frame-queue.js';
 
 export type ViewerCloseReason = 'client' | 'error' | 'shutdown' | 'stalled';
@@ -109,9 +110,15 @@ export class Viewer {
   private readonly onClose: (viewer: Viewer, reason: ViewerCloseReason) => void;
   private readonly onAdapt: ((viewer: Viewer) => void) | undefined;
   private readonly afterWrite = this.written.bind(this);
-  private readonly onStallTimer = this.checkStall.bind(this);
   private readonly stallTimeoutMs: number;
-  private stallTimer: NodeJS.Timeout | undefined;
+  /** Disconnects a viewer whose write made no progress for the stall timeout; armed when a write starts. */
+  private readonly stallTimer = new QuietTimer({
+    limitMs: () => this.stallTimeoutMs,
+    sinceMs: () => this.writeStartedMs,
+    // Idle (nothing to write): the next write arms it again.
+    active: () => !this.closed && this.writing !== undefined,
+    expired: () => this.close('stalled'),
+  });
   private writeStartedMs = 0;
   private lastWrittenMs = -1;
 
@@ -220,7 +227,7 @@ export class Viewer {
   private write(frame: Frame): void {
     this.writing = frame;
     this.writeStartedMs = performance.now();
-    this.armStallTimer();
+    this.stallTimer.arm();
     this.writingBytes = this.sink.send(frame, this.afterWrite);
   }
 
@@ -255,34 +262,11 @@ export class Viewer {
     if (next !== undefined) this.write(next);
   }
 
-  /**
-   * One timer per viewer, armed when a write starts and none is pending. It is not
-   * re-armed per write (that re-sorts Node's timer list for every frame of every
-   * viewer): when it fires, checkStall sees whether the write pending then started
-   * long enough ago, and waits for whatever is left otherwise.
-   */
-  private armStallTimer(delayMs = this.stallTimeoutMs): void {
-    if (this.stallTimer !== undefined) return;
-    this.stallTimer = setTimeout(this.onStallTimer, delayMs);
-    this.stallTimer.unref();
-  }
-
-  private checkStall(): void {
-    this.stallTimer = undefined;
-    if (this.closed) return;
-    // Idle (nothing to write): wait for the next write to arm it again.
-    if (this.writing === undefined) return;
-    const waited = performance.now() - this.writeStartedMs;
-    if (waited >= this.stallTimeoutMs) this.close('stalled');
-    // The write in flight started after the timer was armed: wait only what is left.
-    else this.armStallTimer(this.stallTimeoutMs - waited);
-  }
-
   /** The socket closed: release every frame still waiting. An in-flight write is released by its callback. */
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer.cancel();
     for (let frame = this.queue.shift(); frame !== undefined; frame = this.queue.shift()) frame.release();
     this.onClose(this, this.closeReason);
   }
