@@ -10,6 +10,7 @@ import { unauthorized } from './guard.js';
 import { addressOf, RETRY_AFTER_SECONDS, type StreamAdmission } from './stream-admission.js';
 import { parseStreamQuery, StreamQueryError } from './stream-query.js';
 import { ClientMessageError, CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA, FrameHeaderCache, MAX_CLIENT_MESSAGE_BYTES, MAX_SUBSCRIBED_CAMERAS, parseClientMessage, WS_CLOSED, WS_OPEN } from './ws-message.js';
+import { SendGate } from './ws-send-gate.js';
 import { WebSocketSink, type SlotOwner } from './ws-sink.js';
 
 export const WEBSOCKET_PATH = '/ws';
@@ -36,6 +37,7 @@ class WebSocketViewers implements SlotOwner {
   private readonly slots = new Map<string, WebSocketSink>();
   private failed = false;
   private graceTimer: NodeJS.Timeout | undefined;
+  private readonly gate: SendGate;
 
   constructor(
     readonly socket: WebSocket,
@@ -44,6 +46,7 @@ class WebSocketViewers implements SlotOwner {
     private readonly headers: ReadonlyMap<string, FrameHeaderCache>,
     private readonly log: FastifyBaseLogger,
   ) {
+    this.gate = new SendGate(socket);
     socket.on('message', (data, isBinary) => this.received(data, isBinary));
     socket.on('error', (error) => {
       this.failed = true;
@@ -65,7 +68,7 @@ class WebSocketViewers implements SlotOwner {
     for (const id of known) {
       // Subscribing again replaces the viewer (a new maxFps); its frames in flight still complete.
       this.slots.get(id)?.detach();
-      const sink = new WebSocketSink(this.socket, this.headers.get(id) as FrameHeaderCache, this);
+      const sink = new WebSocketSink(this.socket, this.headers.get(id) as FrameHeaderCache, this, this.gate);
       this.slots.set(id, sink);
       sink.on('close', () => {
         if (this.slots.get(id) === sink) this.slots.delete(id);

@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Frame } from '../frame/index.js';
 import type { FrameSink, SendDone } from '../stream/index.js';
 import { WS_OPEN, type FrameHeaderCache } from './ws-message.js';
+import type { ParkedSlot, SendGate } from './ws-send-gate.js';
 
 /** What a sink needs of the connection it is a slot of. */
 export interface SlotOwner {
@@ -22,8 +23,11 @@ const JPEG_FRAGMENT = { binary: true, fin: true } as const;
  * kept in a field and called through one callback bound per sink, exactly once,
  * whichever comes first of ws's send callback and the connection closing.
  */
-export class WebSocketSink implements FrameSink {
+export class WebSocketSink implements FrameSink, ParkedSlot {
   private pendingDone: SendDone | undefined;
+  /** A frame waiting for room on the connection (see SendGate), with its header. */
+  private parkedFrame: Frame | undefined;
+  private parkedHeader: Buffer | undefined;
   private readonly afterSend = this.sent.bind(this);
   private readonly closeListeners: (() => void)[] = [];
   private readonly errorListeners: (() => void)[] = [];
@@ -33,6 +37,7 @@ export class WebSocketSink implements FrameSink {
     private readonly socket: WebSocket,
     private readonly headers: FrameHeaderCache,
     private readonly owner: SlotOwner,
+    private readonly gate: SendGate,
   ) {}
 
   get cameraId(): string {
@@ -50,10 +55,30 @@ export class WebSocketSink implements FrameSink {
     }
     const header = this.headers.headerFor(frame);
     this.pendingDone = done;
+    if (this.gate.open) this.transmit(header, frame);
+    else {
+      this.parkedFrame = frame;
+      this.parkedHeader = header;
+      this.gate.park(this);
+    }
+    return header.length + frame.jpeg.length;
+  }
+
+  /** The connection has room again: the parked frame goes out. */
+  transmitParked(): void {
+    const frame = this.parkedFrame;
+    const header = this.parkedHeader;
+    this.parkedFrame = undefined;
+    this.parkedHeader = undefined;
+    if (frame === undefined || header === undefined) return;
+    if (this.closed || this.socket.readyState !== WS_OPEN) this.sent(new Error('the WebSocket closed'));
+    else this.transmit(header, frame);
+  }
+
+  private transmit(header: Buffer, frame: Frame): void {
     // Both fragments are queued in this one synchronous call: no other message can come between them.
     this.socket.send(header, HEADER_FRAGMENT);
     this.socket.send(frame.jpeg, JPEG_FRAGMENT, this.afterSend);
-    return header.length + frame.jpeg.length;
   }
 
   /** The camera ended this viewer gracefully: only this slot ends; the client is told. */
@@ -77,6 +102,13 @@ export class WebSocketSink implements FrameSink {
   detach(failed = false): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.parkedFrame !== undefined) {
+      // Never sent, so nothing else will call its done: the viewer gets it back now.
+      this.gate.remove(this);
+      this.parkedFrame = undefined;
+      this.parkedHeader = undefined;
+      this.sent(new Error(`the WebSocket slot of camera '${this.cameraId}' closed`));
+    }
     if (failed) for (const listener of this.errorListeners) listener();
     for (const listener of this.closeListeners) listener();
   }
@@ -94,5 +126,7 @@ export class WebSocketSink implements FrameSink {
     const done = this.pendingDone;
     this.pendingDone = undefined;
     done?.(error);
+    // Bytes left the connection's queue (or never will): others waiting for room may go.
+    this.gate.drained();
   }
 }
