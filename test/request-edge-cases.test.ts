@@ -47,7 +47,7 @@ test('HEAD of a stream with a bad query gets the 400 a GET would get', async () 
 });
 
 test('a request target that is not a path is a 400, not a route (`*stream` is not /stream)', async () => {
-  for (const target of ['*', '*stream', '*?action=snapshot', 'http://example.com/stream']) {
+  for (const target of ['*', '*stream', '*?action=snapshot', 'http://example.com/stream', '/stream#x?fps=']) {
     const answer = await exchange(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     assert.match(answer, /^HTTP\/1\.1 400/, target);
     assert.match(answer, /bad_request_target/, target);

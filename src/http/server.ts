@@ -85,9 +85,10 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       : { https: { key: options.tls.key, cert: options.tls.cert, maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 } }),
   });
   // Only origin-form targets (`/path?query`): fastify's router would read `*stream`
-  // or `http://host/stream` as a path. (`OPTIONS *` asks about the server: 204.)
+  // or `http://host/stream` as a path, and drop a `#fragment` (which a client never
+  // sends) with the query after it. (`OPTIONS *` asks about the server: 204.)
   app.addHook('onRequest', async (request, reply) => {
-    if (request.raw.url?.startsWith('/') === true) return undefined;
+    if (request.raw.url?.startsWith('/') === true && !request.raw.url.includes('#')) return undefined;
     if (request.method === 'OPTIONS' && request.raw.url === '*') return reply.code(204).header('allow', 'GET, HEAD, OPTIONS').send();
     return reply.code(400).send({ error: 'bad_request_target', message: `request target '${(request.raw.url ?? '').slice(0, 60)}' is not a path; send GET /stream, GET /api/stats, …` });
   });
