@@ -198,3 +198,34 @@ describe('the dashboard with twelve cameras', { skip: chromiumMissing() }, () =>
     }
   });
 });
+
+describe('the dashboard behind a bearer token', { skip: chromiumMissing() }, () => {
+  const token = 'dashboard-token-0123456789';
+  let server: Camstream;
+  let url: string;
+  let chromium: HeadlessChromium;
+  before(async () => {
+    ({ server, url } = await startServer({ source: 'synthetic:160x120@10', auth: { tokens: [token] } }));
+    chromium = await launchChromium();
+  });
+  after(async () => {
+    await chromium.close();
+    await server.stop();
+  });
+
+  test('opened as /?access_token=…, it passes the token on to its figures, its pictures and its links', async () => {
+    const page = await chromium.browser.newPage();
+    const errors = collectPageErrors(page);
+    try {
+      await page.goto(`${url}/?access_token=${token}`);
+      const frames = (): Promise<number> => page.locator('[data-camera="default"] canvas[data-field="stream"]').evaluate((canvas) => Number(canvas.dataset.frames ?? 0));
+      assert.ok(await eventually(async () => (await page.locator('[data-camera]').count()) === 1 && (await frames()) >= 3, 10_000, 100), 'figures and frames arrive with the token');
+      const link = await page.locator('[data-camera="default"] [data-field="snapshot-link"]').getAttribute('href');
+      assert.equal(link, `/cam/default/snapshot?access_token=${token}`);
+      assert.equal((await fetch(`${url}${link}`)).status, 200);
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+});

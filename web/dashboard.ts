@@ -3,7 +3,7 @@
 // page is a template cloned per camera and filled with textContent (never HTML),
 // and uPlot (loaded before this module as a global) draws the charts.
 import type UPlot from 'uplot';
-import { CanvasView, LiveFrames, type FrameMessage } from './live-frames.js';
+import { CanvasView, LiveFrames, withPageToken, type FrameMessage } from './live-frames.js';
 
 declare const uPlot: typeof UPlot;
 
@@ -214,8 +214,8 @@ class CameraCard {
     element.dataset.camera = id;
     const base = `/cam/${encodeURIComponent(id)}`;
     field(element, 'id').textContent = id;
-    field<HTMLAnchorElement>(element, 'stream-link').href = `${base}/stream`;
-    field<HTMLAnchorElement>(element, 'snapshot-link').href = `${base}/snapshot`;
+    field<HTMLAnchorElement>(element, 'stream-link').href = withPageToken(`${base}/stream`);
+    field<HTMLAnchorElement>(element, 'snapshot-link').href = withPageToken(`${base}/snapshot`);
 
     const canvas = field<HTMLCanvasElement>(element, 'stream');
     canvas.setAttribute('aria-label', `${id}: live picture`);
@@ -359,7 +359,7 @@ class Dashboard {
   follow(): void {
     this.live.connect();
     const feed = byId('feed');
-    const events = new EventSource('/api/events');
+    const events = new EventSource(withPageToken('/api/events'));
     events.addEventListener('open', () => {
       feed.dataset.state = 'live';
       feed.textContent = 'figures live';

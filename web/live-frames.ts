@@ -29,6 +29,16 @@ export function decodeFrameMessage(data: ArrayBuffer): FrameMessage {
 export type LinkState = 'connecting' | 'open' | 'closed';
 
 /**
+ * `url` with the page's own `?access_token=` (a dashboard opened with a bearer
+ * token passes it on: EventSource and WebSocket cannot send an Authorization header).
+ */
+export function withPageToken(url: string): string {
+  const token = new URLSearchParams(location.search).get('access_token');
+  if (token === null) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}`;
+}
+
+/**
  * The dashboard's one /ws connection: keeps the wanted cameras subscribed across
  * reconnects and hands each frame to `onFrame`.
  */
@@ -43,7 +53,7 @@ export class LiveFrames {
   ) {}
 
   connect(): void {
-    const url = new URL('/ws', location.href);
+    const url = new URL(withPageToken('/ws'), location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = new WebSocket(url);
     socket.binaryType = 'arraybuffer';

@@ -24,6 +24,12 @@ export class AuthConfigError extends CamstreamError {
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 };
 const VERIFIED_TTL_MS = 5 * 60_000;
 const VERIFIED_MAX = 1024;
+/**
+ * The dashboard's script, styles and icon: code, no camera data, and loaded by the
+ * page without its `?access_token=` (a module's imports drop the query). The page
+ * itself, its figures and its pictures need credentials.
+ */
+const DASHBOARD_ASSETS = '/dashboard/';
 
 export type AuthVerdict = 'public' | 'ok' | 'missing' | 'invalid';
 
@@ -103,7 +109,7 @@ export class Authenticator {
   /** Whether a request for `url` with `headers` may proceed. */
   async check(url: string, headers: IncomingHttpHeaders): Promise<AuthVerdict> {
     const [path = '/', query = ''] = url.split('?', 2);
-    if (!this.enabled || this.publicPaths.has(path)) return 'public';
+    if (!this.enabled || this.publicPaths.has(path) || path.startsWith(DASHBOARD_ASSETS)) return 'public';
     const header = headers.authorization;
     const queryToken = new URLSearchParams(query).get('access_token');
     if (header === undefined && queryToken === null) return 'missing';
