@@ -149,7 +149,7 @@ for (const authOn of [true, false]) {
       await fuzz(t, fixture as Fixture, SEED + seedOffset, serverFault);
     });
 
-    test(`a 2xx only for a valid request${authOn ? ' (never without the token, but for /healthz)' : ''}`, async (t) => {
+    test(`a 2xx only for a valid request${authOn ? ' (never without the token, but for /healthz and the dashboard\'s code)' : ''}`, async (t) => {
       await fuzz(t, fixture as Fixture, SEED + seedOffset + 1, (request, answer) => unexpectedSuccess(request, answer, authOn));
     });
 

@@ -50,6 +50,7 @@ describe('authentication', () => {
     assert.equal((await fetch(`${url}/healthz`)).status, 200, '/healthz stays open for probes');
     // The dashboard's code (no camera data) loads without credentials: a module's imports drop the page's ?access_token=.
     assert.equal((await fetch(`${url}/dashboard/live-frames.js`)).status, 200);
+    assert.match(await rawHead(url, 'GET /dashboard/../api/stats HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 401/, 'only the files themselves are public');
   });
 
   test('a user\'s password, a bearer token or ?access_token= lets the request through; wrong ones do not', async () => {

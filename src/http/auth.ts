@@ -29,7 +29,7 @@ const VERIFIED_MAX = 1024;
  * page without its `?access_token=` (a module's imports drop the query). The page
  * itself, its figures and its pictures need credentials.
  */
-const DASHBOARD_ASSETS = '/dashboard/';
+const DASHBOARD_ASSET = /^\/dashboard\/[\w-]+\.(?:js|css|svg)$/;
 
 export type AuthVerdict = 'public' | 'ok' | 'missing' | 'invalid';
 
@@ -109,7 +109,7 @@ export class Authenticator {
   /** Whether a request for `url` with `headers` may proceed. */
   async check(url: string, headers: IncomingHttpHeaders): Promise<AuthVerdict> {
     const [path = '/', query = ''] = url.split('?', 2);
-    if (!this.enabled || this.publicPaths.has(path) || path.startsWith(DASHBOARD_ASSETS)) return 'public';
+    if (!this.enabled || this.publicPaths.has(path) || DASHBOARD_ASSET.test(path)) return 'public';
     const header = headers.authorization;
     const queryToken = new URLSearchParams(query).get('access_token');
     if (header === undefined && queryToken === null) return 'missing';

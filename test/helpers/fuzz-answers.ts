@@ -213,7 +213,8 @@ export function whyInvalid(request: FuzzRequest, authOn: boolean): string | unde
   if (request.method !== 'GET' && request.method !== 'HEAD') return `its method is ${JSON.stringify(request.method.slice(0, 40))}`;
   const { path, query } = splitTarget(request.target);
   if (path === undefined) return `its target ${JSON.stringify(request.target.slice(0, 80))} is not a path`;
-  if (authOn && !request.text.includes(TOKEN) && path !== '/healthz') return 'it carries no token';
+  // Public with auth on: /healthz, and the dashboard's code under /dashboard/ (README, "Security").
+  if (authOn && !request.text.includes(TOKEN) && path !== '/healthz' && !/^\/dashboard\/[\w-]+\.(?:js|css|svg)$/.test(path)) return 'it carries no token';
   const endpoint = endpointOf(path);
   if (endpoint === undefined) return `there is no endpoint ${JSON.stringify(path.slice(0, 80))}`;
   const params = new URLSearchParams(query);
@@ -237,7 +238,7 @@ export function whyInvalid(request: FuzzRequest, authOn: boolean): string | unde
 /**
  * Property 2: a 2xx (or a 101 switch to WebSocket) only for a request that is
  * actually valid: GET or HEAD of an endpoint, valid stream parameters, the
- * token when auth is on (except /healthz). Deliberately coarse: it checks only
+ * token when auth is on (except /healthz and the dashboard's code). Deliberately coarse: it checks only
  * what a success needs, not that every valid request succeeds.
  */
 export function unexpectedSuccess(request: FuzzRequest, answer: Answer, authOn: boolean): string | undefined {
