@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SEND_QUEUE_BYTES, MAX_WORKERS, type CameraConfig, type Limits } from '../camstream.js';
-import { AuthConfigError, Authenticator, ClientAddress, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
+import { AuthConfigError, Authenticator, ClientAddress, isOrigin, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
 import { CamstreamError } from '../frame/index.js';
 import { DEFAULT_SOURCE, parseSource, SOURCE_FORMS, SourceSpecError } from '../source/index.js';
 import { ConfigError, loadConfigFile, LOG_LEVELS, type FileConfig, type TlsFiles } from './config.js';
@@ -237,7 +237,7 @@ function corsOrigins([value, name]: [string, string]): CorsOptions {
   if (value.trim() === '*') return { origins: '*' };
   const origins = value.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
   for (const origin of origins) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(origin)) throw new UsageError(`${name}: expected origins such as https://example.com (scheme and host, comma-separated) or *, got '${origin}'`);
+    if (!isOrigin(origin)) throw new UsageError(`${name}: expected origins such as https://example.com (scheme and host, comma-separated) or *, got '${origin}'`);
   }
   if (origins.length === 0) throw new UsageError(`${name}: expected at least one origin, or *`);
   return { origins };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Document, LineCounter } from 'yaml';
 import { CAMERA_ID, MAX_WORKERS, type CameraConfig, type Limits } from '../camstream.js';
-import { AuthConfigError, Authenticator, ClientAddress, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
+import { AuthConfigError, Authenticator, ClientAddress, isOrigin, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
 import { CamstreamError } from '../frame/index.js';
 import { parseSource, SourceSpecError } from '../source/index.js';
 
@@ -161,7 +161,7 @@ class ConfigReader {
     this.checkKeys(value, ['cors'], CORS_KEYS);
     if (value.origins === '*') return { origins: '*' };
     const origins = this.strings(value.origins, ['cors', 'origins']);
-    origins.forEach((origin, index) => /^https?:\/\/[^/\s]+\/?$/.test(origin) || this.fail(['cors', 'origins', index], `expected an origin such as https://example.com (scheme and host, no path), got '${origin}'`));
+    origins.forEach((origin, index) => isOrigin(origin) || this.fail(['cors', 'origins', index], `expected an origin such as https://example.com (scheme and host, no path), got '${origin}'`));
     return { origins };
   }
 

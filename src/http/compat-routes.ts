@@ -4,7 +4,6 @@ import type { Camera, CameraStats, ViewerRequest } from '../stream/index.js';
 import { browserQuirks, type BrowserQuirks } from './browser-quirks.js';
 import { cameraFigures } from './camera-figures.js';
 import type { RootHandler } from './dashboard-route.js';
-import { STREAM_HEADERS } from './mjpeg-response.js';
 import { parseStreamKey, parseStreamQuery } from './stream-query.js';
 import type { ViewerLoops } from './viewer-loops.js';
 
@@ -96,12 +95,8 @@ export function addCompatRoutes(app: FastifyInstance, options: CompatRoutesOptio
       return reply.code(404).send({ error: 'unknown_camera', message: `no camera ${index} in action=${asked}; cameras 0–${cameras.length - 1}: ${cameras.map((each) => each.id).join(', ')}` });
     }
     if (match[1] === 'snapshot') return snapshot(camera, request, reply);
-    // fastify answers HEAD / with the GET handler; a stream must not start for it.
-    if (request.method === 'HEAD') {
-      parseStreamQuery(request.query); // a bad value: the 400 a GET would get
-      return reply.headers(STREAM_HEADERS).send();
-    }
-    clients.remember(request, remoteOf(request));
+    // fastify answers HEAD / with the GET handler; `stream` answers a HEAD with the head alone.
+    if (request.method !== 'HEAD') clients.remember(request, remoteOf(request));
     return stream(camera, request, reply);
   };
   return (request) => ((request.query as Record<string, unknown> | undefined)?.action === undefined ? undefined : action);

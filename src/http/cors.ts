@@ -35,6 +35,11 @@ export class CorsPolicy {
   };
 }
 
+/** An origin as a browser sends it: scheme and host (and port), no path. */
+export function isOrigin(text: string): boolean {
+  return /^https?:\/\/[^/\s]+\/?$/.test(text);
+}
+
 /** Header lines for a response head written by hand (the MJPEG stream), from headersFor's result. */
 export function headLines(headers: Record<string, string> | undefined): string {
   if (headers === undefined) return '';

@@ -10,7 +10,7 @@ export { decodeFrameMessage, encodeFrameHeader, parseClientMessage, FRAME_FORMAT
 export type { ClientMessage, FrameMessage } from './ws-message.js';
 export { Authenticator, AuthConfigError, hashPassword } from './auth.js';
 export type { AuthOptions, AuthVerdict } from './auth.js';
-export { CorsPolicy } from './cors.js';
+export { CorsPolicy, isOrigin } from './cors.js';
 export type { CorsOptions } from './cors.js';
 export { StreamAdmission, addressOf } from './stream-admission.js';
 export type { StreamLimits } from './stream-admission.js';

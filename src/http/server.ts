@@ -65,6 +65,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const { cameras, pool, processMonitor, version, loops, admission, cors } = options;
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const clients = options.clients ?? new ClientAddress();
+  const requestLimits = { maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 };
   const remoteOf = (request: FastifyRequest): string => clients.remoteOf(request.raw);
   const snapshotTimeoutMs = options.snapshotTimeoutMs ?? 5000;
   const first = cameras[0];
@@ -80,9 +81,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // …but a request must arrive whole in time (a stream's request is small; only
     // its response is long). Node checks these every connectionsCheckingInterval.
     requestTimeout: requestTimeoutMs,
-    ...(options.tls === undefined
-      ? { http: { maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 } }
-      : { https: { key: options.tls.key, cert: options.tls.cert, maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 } }),
+    ...(options.tls === undefined ? { http: requestLimits } : { https: { ...requestLimits, key: options.tls.key, cert: options.tls.cert } }),
   });
   // Only origin-form targets (`/path?query`): fastify's router would read `*stream`
   // or `http://host/stream` as a path, and drop a `#fragment` (which a client never
@@ -114,6 +113,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const streamFrom = (camera: Camera, request: FastifyRequest, reply: FastifyReply): void => {
     // Validated before the socket is taken over, so a bad value gets a plain 400.
     const wanted = parseStreamQuery(request.query);
+    // HEAD (fastify also sends a HEAD of `/?action=stream` here): the head a GET would get, no stream.
+    if (request.method === 'HEAD') {
+      void reply.headers(STREAM_HEADERS).send();
+      return;
+    }
     const refusal = camera.refuses(wanted);
     if (refusal !== undefined) {
       void reply.code(503).header('retry-after', '10').send({ error: 'too_many_profiles', message: refusal });
@@ -134,13 +138,6 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     if (loops?.take(camera, socket, request.raw.httpVersion, remote, userAgent, wanted, extraHeadLines) === true) return;
     if (admission !== undefined) socket.once('close', () => admission.leave(address));
     startStream(camera, socket, request.raw.httpVersion, { remote, userAgent }, wanted, extraHeadLines);
-  };
-
-  const streamHead = (request: FastifyRequest, reply: FastifyReply): void => {
-    if (cameraFor(request, reply) === undefined) return;
-    // The same answer as GET would give, a bad query's 400 included.
-    parseStreamQuery(request.query);
-    void reply.headers(STREAM_HEADERS).send();
   };
 
   const snapshot = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
@@ -174,7 +171,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   for (const prefix of ['', '/cam/:id']) {
     app.route({ method: 'GET', url: `${prefix}/stream`, exposeHeadRoute: false, handler: stream });
-    app.route({ method: 'HEAD', url: `${prefix}/stream`, handler: streamHead });
+    app.route({ method: 'HEAD', url: `${prefix}/stream`, handler: stream });
     app.get(`${prefix}/snapshot`, snapshot);
   }
 

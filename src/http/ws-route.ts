@@ -5,7 +5,8 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Camera, ViewerInfo } from '../stream/index.js';
 import type { Authenticator } from './auth.js';
-import type { ClientAddress } from './client-address.js';
+import { ClientAddress } from './client-address.js';
+import { headLines } from './cors.js';
 import { unauthorized } from './guard.js';
 import { addressOf, RETRY_AFTER_SECONDS, type StreamAdmission } from './stream-admission.js';
 import { parseStreamQuery, StreamQueryError } from './stream-query.js';
@@ -136,6 +137,7 @@ class WebSocketViewers implements SlotOwner {
  */
 export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera[], version: string, guard: WebSocketGuard = {}): void {
   const byId = new Map(cameras.map((camera) => [camera.id, camera]));
+  const clients = guard.clients ?? new ClientAddress();
   const headers = new Map(cameras.map((camera) => [camera.id, new FrameHeaderCache(camera.id)]));
   const hello = JSON.stringify({ type: 'hello', version, cameras: cameras.map((camera) => ({ id: camera.id, nominalFps: camera.source.nominalFps ?? null })) });
   // Loaded with the first WebSocket, not at start (see WS_OPEN).
@@ -175,7 +177,7 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
     if (socket.destroyed) return;
     const wanted = readQuery(request.url);
     if ('status' in wanted) return refuse(socket, wanted);
-    const remote = guard.clients?.remoteOf(request) ?? `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
+    const remote = clients.remoteOf(request);
     const address = addressOf(remote);
     const full = guard.admission?.admit(address);
     if (full !== undefined) return refuse(socket, { status: 503, error: 'too_many_viewers', message: full, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } });
@@ -221,9 +223,7 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
 function refuse(socket: Duplex, refusal: Refusal): void {
   const body = JSON.stringify({ error: refusal.error, message: refusal.message });
   const text = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 426: 'Upgrade Required', 503: 'Service Unavailable' }[refusal.status];
-  const extra = Object.entries(refusal.headers ?? {})
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join('');
+  const extra = headLines(refusal.headers);
   socket.on('error', () => socket.destroy());
   socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${refusal.status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
