@@ -12,7 +12,28 @@ export interface SupervisorOptions {
   maxRetryMs: number;
   /** Live this long and the next failure starts again from initialRetryMs. */
   stableAfterMs: number;
+  /** Where time comes from; tests pass a fake one. Default: performance.now and Node's timers. */
+  clock?: SupervisorClock;
 }
+
+/** A timer of a SupervisorClock: the stall watchdog refreshes it rather than allocating a new one per frame. */
+export interface SupervisorTimer {
+  refresh(): unknown;
+  unref(): unknown;
+}
+
+/** The supervisor's time: a monotonic clock in milliseconds and one-shot timers. */
+export interface SupervisorClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): SupervisorTimer;
+  clearTimeout(timer: SupervisorTimer): void;
+}
+
+const REAL_CLOCK: SupervisorClock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
 
 export const DEFAULT_SUPERVISOR_OPTIONS: SupervisorOptions = {
   stallTimeoutMs: 5000,
@@ -49,6 +70,7 @@ export class SourceSupervisor {
   private readonly log: Logger;
   private readonly deliver: (frame: Frame) => void;
   private readonly options: SupervisorOptions;
+  private readonly clock: SupervisorClock;
   private state: SourceState = 'idle';
   private reason: string | null = null;
   private generation = 0;
@@ -57,14 +79,14 @@ export class SourceSupervisor {
   private liveSinceMs = 0;
   private lastFrameMs = -1;
   private retryAtMs = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: SupervisorTimer | undefined;
   /**
    * The stall watchdog: one timer re-armed with refresh() on every frame, so
    * watching costs no allocation per frame. A cleared Node timer cannot be
    * refreshed back to life, so it is never cleared: disarming just sets
    * `stallArmed` false and lets it fire harmlessly.
    */
-  private stallTimer: NodeJS.Timeout | undefined;
+  private stallTimer: SupervisorTimer | undefined;
   private stallTimerPending = false;
   private stallArmed = false;
   private readonly onStallTimer = this.stallTimerFired.bind(this);
@@ -79,6 +101,7 @@ export class SourceSupervisor {
     this.log = log;
     this.deliver = deliver;
     this.options = { ...DEFAULT_SUPERVISOR_OPTIONS, ...options };
+    this.clock = options.clock ?? REAL_CLOCK;
   }
 
   get running(): boolean {
@@ -89,7 +112,7 @@ export class SourceSupervisor {
     return this.state;
   }
 
-  status(nowMs: number = performance.now()): SourceStatus {
+  status(nowMs: number = this.clock.now()): SourceStatus {
     return {
       state: this.state,
       reason: this.state === 'live' ? null : this.reason,
@@ -118,7 +141,7 @@ export class SourceSupervisor {
     this.generation++;
     this.setState(state);
     this.stallArmed = false;
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.stopping = this.source.stop().catch((error: unknown) => this.log.warn({ err: error }, 'error while stopping the source'));
     return this.stopping;
@@ -173,7 +196,7 @@ export class SourceSupervisor {
       this.stallTimer.refresh();
       return;
     }
-    this.stallTimer = setTimeout(this.onStallTimer, this.options.stallTimeoutMs);
+    this.stallTimer = this.clock.setTimeout(this.onStallTimer, this.options.stallTimeoutMs);
     this.stallTimer.unref();
     this.stallTimerPending = true;
   }
@@ -190,7 +213,7 @@ export class SourceSupervisor {
 
   private async restart(reason: string): Promise<void> {
     if (!this.running) return;
-    const nowMs = performance.now();
+    const nowMs = this.clock.now();
     if (this.liveSinceMs > 0 && this.state !== 'starting' && nowMs - this.liveSinceMs >= this.options.stableAfterMs) this.failuresInARow = 0;
     this.liveSinceMs = 0;
     this.generation++;
@@ -204,9 +227,9 @@ export class SourceSupervisor {
     this.log.warn({ cause: reason, restarts: this.restarts, retryInMs: delay }, `source down: ${reason}; retrying in ${(delay / 1000).toFixed(1)} s`);
     await this.source.stop().catch((error: unknown) => this.log.warn({ err: error }, 'error while stopping the source'));
     if (!this.running) return;
-    this.retryAtMs = performance.now() + delay;
+    this.retryAtMs = this.clock.now() + delay;
     this.setState('retrying');
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       if (this.state === 'retrying') void this.attempt();
     }, delay);
@@ -221,7 +244,7 @@ export class SourceSupervisor {
   }
 
   /** Milliseconds since the last frame (0 before the first). */
-  sinceLastFrameMs(nowMs: number = performance.now()): number {
+  sinceLastFrameMs(nowMs: number = this.clock.now()): number {
     return this.lastFrameMs < 0 ? 0 : nowMs - this.lastFrameMs;
   }
 }
