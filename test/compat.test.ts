@@ -154,7 +154,7 @@ test('µStreamer /snapshot headers: X-UStreamer-Online, -Width, -Height and X-Ti
 
 test('µStreamer /state has its field names and types, from the live camera', async () => {
   // The earlier tests' viewers are gone.
-  assert.ok(await eventually(async () => (await state()).result.stream.clients === 0), 'no viewers left');
+  await eventually(async () => (await state()).result.stream.clients === 0, 'no viewers left');
   const body = await state();
   assert.equal(body.ok, true);
   assert.deepEqual(Object.keys(body.result).sort(), ['encoder', 'instance_id', 'source', 'stream']);
@@ -188,11 +188,10 @@ test('µStreamer /stream?key=…&extra_headers=…&zero_data=…: accepted, and 
     await plain.waitForParts(2);
 
     let last: State | undefined;
-    const listed = await eventually(async () => {
+    await eventually(async () => {
       last = await state();
       return last.result.stream.clients === 2 && Object.values(last.result.stream.clients_stat).every((client) => client.fps > 0);
-    });
-    assert.ok(listed, `both viewers with a frame rate: ${JSON.stringify(last?.result.stream)}`);
+    }, () => `both viewers with a frame rate: ${JSON.stringify(last?.result.stream)}`);
     const stream = (last as State).result.stream;
     assert.ok(stream.queued_fps > 0);
     const clients = Object.entries(stream.clients_stat);
@@ -210,7 +209,7 @@ test('µStreamer /stream?key=…&extra_headers=…&zero_data=…: accepted, and 
     keyed.socket.destroy();
     plain.close();
   }
-  assert.ok(await eventually(async () => Object.keys((await state()).result.stream.clients_stat).length === 0), 'gone from clients_stat once disconnected');
+  await eventually(async () => Object.keys((await state()).result.stream.clients_stat).length === 0, 'gone from clients_stat once disconnected');
 });
 
 test('/state\'s encoder quality is read back from a JPEG\'s luminance table', async () => {

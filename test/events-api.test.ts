@@ -60,7 +60,7 @@ test('viewer-joined, viewer-left and source-state fire with the documented paylo
     assert.deepEqual(joined[0], { camera: 'default', viewer: { id: identity.id, remote, userAgent: 'camstream-test' } });
 
     // The on-demand source starts with that viewer and goes live with its first frame.
-    await eventually(() => source.context !== undefined, 2000, 5);
+    await eventually(() => source.context !== undefined, 'the source started', { stepMs: 5 });
     const jpeg = fakeJpeg(7, 10_000);
     source.push(jpeg);
     await viewer.waitForParts(1);
@@ -74,12 +74,12 @@ test('viewer-joined, viewer-left and source-state fire with the documented paylo
     await second.head;
     assert.equal(onceCalls, 1, 'a once() listener runs once');
     viewer.close();
-    assert.ok(await eventually(() => left.length === 1, 3000, 10), 'viewer-left after the client went away');
+    await eventually(() => left.length === 1, 'viewer-left after the client went away', { stepMs: 10 });
     assert.deepEqual(left[0], { camera: 'default', viewer: identity, reason: 'client', framesSent: 1, bytesSent: left[0]?.bytesSent, drops: 0 });
     // Its one part: the header, the JPEG and the boundary after it.
     assert.ok((left[0]?.bytesSent ?? 0) > jpeg.length, `bytesSent ${left[0]?.bytesSent}`);
     await server.stop();
-    assert.ok(await eventually(() => left.length === 2, 3000, 10), 'viewer-left at shutdown');
+    await eventually(() => left.length === 2, 'viewer-left at shutdown', { stepMs: 10 });
     assert.equal(left[1]?.reason, 'shutdown');
     assert.equal(left[1]?.viewer.id, joined[1]?.viewer.id);
     assert.deepEqual(states.at(-1), { camera: 'default', from: 'live', to: 'stopped', reason: null });
@@ -94,9 +94,9 @@ test('source-state says why a source is down: a stall, then the retry', async ()
   const states: SourceStateEvent[] = [];
   server.on('source-state', (event) => states.push(event));
   try {
-    await eventually(() => source.context !== undefined, 2000, 5);
+    await eventually(() => source.context !== undefined, 'the source started', { stepMs: 5 });
     source.push(fakeJpeg(1, 2000));
-    assert.ok(await eventually(() => states.some((event) => event.to === 'retrying'), 3000, 10), JSON.stringify(states));
+    await eventually(() => states.some((event) => event.to === 'retrying'), () => `a retrying state; states: ${JSON.stringify(states)}`, { stepMs: 10 });
     const reason = 'no frame for 0.2 s (stall-timeout)';
     assert.deepEqual(states.slice(-3), [
       { camera: 'door', from: 'starting', to: 'live', reason: null },
@@ -126,7 +126,7 @@ test('a listener that throws (or rejects) is logged; other listeners and the str
     const viewer = connectMjpeg(url);
     await viewer.head;
     assert.equal(joined.length, 1, 'the listener after the throwing one still ran');
-    await eventually(() => source.context !== undefined, 2000, 5);
+    await eventually(() => source.context !== undefined, 'the source started', { stepMs: 5 });
     const sent = [fakeJpeg(1, 3000), fakeJpeg(2, 4000)];
     for (const jpeg of sent) {
       source.push(jpeg);
@@ -136,7 +136,7 @@ test('a listener that throws (or rejects) is logged; other listeners and the str
     assert.deepEqual(parts.map((part) => part.jpeg), sent);
     viewer.close();
     const failures = (): string[] => log.lines().filter((line) => line.msg?.includes('listener threw') === true).map((line) => String(line.event));
-    assert.ok(await eventually(() => failures().includes('viewer-left'), 3000, 10), JSON.stringify(log.lines()));
+    await eventually(() => failures().includes('viewer-left'), () => `a failing viewer-left listener logged; log: ${JSON.stringify(log.lines())}`, { stepMs: 10 });
     const seen = failures();
     assert.ok(seen.includes('viewer-joined') && seen.includes('source-state'), seen.join());
     // The sync and the async source-state listener each failed twice (idle → starting → live).
@@ -193,12 +193,12 @@ test("a Camera's event hooks that throw are logged; its viewer and its source's 
     camera.start();
     const sink = new RecordingSink();
     const viewer = camera.addViewer(sink, { remote: 'test:1' });
-    assert.ok(await eventually(() => starts >= 2 && camera.currentState === 'starting', 3000, 2), `starts ${starts}, state ${camera.currentState}`);
+    await eventually(() => starts >= 2 && camera.currentState === 'starting', () => `starts ${starts}, state ${camera.currentState}`, { stepMs: 2 });
     source.context?.publish(source.context.frames.fromJpeg(fakeJpeg(3, 1000)));
-    assert.ok(await eventually(() => sink.sequences.length === 1, 2000, 5), 'the viewer got the frame');
+    await eventually(() => sink.sequences.length === 1, 'the viewer got the frame', { stepMs: 5 });
     viewer.close('client');
     const hooks = (): string[] => log.lines().filter((line) => line.msg?.includes('listener threw') === true).map((line) => String(line.hook));
-    assert.ok(await eventually(() => hooks().includes('viewerLeft'), 2000, 5), hooks().join());
+    await eventually(() => hooks().includes('viewerLeft'), () => `the viewerLeft hook's failure logged; hooks: ${hooks().join()}`, { stepMs: 5 });
     assert.ok(hooks().includes('viewerJoined') && hooks().includes('sourceState'), hooks().join());
   } finally {
     await camera.stop();

@@ -34,11 +34,11 @@ async function withExample(name: string, check: (example: RunningExample) => Pro
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
   try {
     let url = '';
-    const listening = await eventually(() => {
+    await eventually(() => {
       url = lines.map((line) => /^listening (http:\/\/\S+)$/.exec(line)?.[1]).find((found) => found !== undefined) ?? '';
       return url !== '' || child.exitCode !== null;
-    }, 15_000, 20);
-    assert.ok(listening && url !== '', `${name} printed no 'listening <url>' line; stdout: ${lines.join('\n')}; stderr: ${stderr}`);
+    }, () => `${name} prints 'listening <url>'; stdout: ${lines.join('\n')}; stderr: ${stderr}`, { stepMs: 20 });
+    assert.ok(url !== '', `${name} printed no 'listening <url>' line; stdout: ${lines.join('\n')}; stderr: ${stderr}`);
     await check({ url: url.replace(/\/$/, ''), lines, child });
     // It stops cleanly on SIGTERM: exits by itself, with status 0.
     child.kill('SIGTERM');
@@ -134,12 +134,12 @@ test('events: a viewer joining and leaving, and the source starting, print their
     await viewer.waitForParts(1, 10_000);
     const remote = `127.0.0.1:${viewer.socket.localPort}`;
     const joined = new RegExp(`^viewer-joined camera=default viewer=(\\d+) remote=${remote} agent=camstream-test$`);
-    assert.ok(await eventually(() => lines.some((line) => joined.test(line)), 3000, 10), lines.join('\n'));
+    await eventually(() => lines.some((line) => joined.test(line)), () => `a viewer-joined line; lines:\n${lines.join('\n')}`, { stepMs: 10 });
     const id = joined.exec(lines.find((line) => joined.test(line)) ?? '')?.[1];
     assert.ok(lines.includes('source-state camera=default idle -> starting'), lines.join('\n'));
     assert.ok(lines.includes('source-state camera=default starting -> live'), lines.join('\n'));
     viewer.close();
     const left = new RegExp(`^viewer-left camera=default viewer=${id} reason=client frames=([1-9]\\d*) bytes=\\d+ drops=\\d+$`);
-    assert.ok(await eventually(() => lines.some((line) => left.test(line)), 3000, 10), lines.join('\n'));
+    await eventually(() => lines.some((line) => left.test(line)), () => `a viewer-left line; lines:\n${lines.join('\n')}`, { stepMs: 10 });
   });
 });

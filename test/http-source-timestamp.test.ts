@@ -119,7 +119,7 @@ test('a plausible X-Timestamp becomes the wall clock capture time; the monotonic
   const source = new HttpMjpegSource(upstream.url);
   try {
     await source.start(context);
-    assert.ok(await eventually(() => frames.length >= script.length, 3000, 10), `only ${frames.length} frames`);
+    await eventually(() => frames.length >= script.length, () => `only ${frames.length} frames`, { stepMs: 10 });
   } finally {
     await source.stop();
     await upstream.close();
@@ -150,7 +150,7 @@ test('a part without Content-Length (cut by the JPEG framer) is stamped on arriv
   const source = new HttpMjpegSource(upstream.url);
   try {
     await source.start(context);
-    assert.ok(await eventually(() => frames.length >= 2, 3000, 10));
+    await eventually(() => frames.length >= 2, '() => frames.length >= 2', { stepMs: 10 });
   } finally {
     await source.stop();
     await upstream.close();

@@ -188,7 +188,7 @@ test('a camstream upstream: whole JPEGs at its rate; the pool is empty after sto
   const source = new HttpMjpegSource(`${upstreamUrl}/stream`, { idleTimeoutMs: 300 });
   await source.start(context);
   try {
-    assert.ok(await eventually(() => frames.length >= 16, 5000, 20), `only ${frames.length} frames`);
+    await eventually(() => frames.length >= 16, () => `only ${frames.length} frames`, { stepMs: 20 });
   } finally {
     await source.stop();
   }
@@ -239,7 +239,7 @@ test('parts without Content-Length go through the framer; a closing boundary fai
   const source = new HttpMjpegSource(`${up.url}/stream`);
   try {
     await source.start(context);
-    assert.ok(await eventually(() => failures.length > 0, 2000, 10));
+    await eventually(() => failures.length > 0, '() => failures.length > 0', { stepMs: 10 });
     await sleep(50);
     assert.deepEqual(failures.map((error) => error.reason), [`upstream ${up.hostPort} ended the stream (closing boundary)`]);
     assert.deepEqual(frames.map((frame) => jpegs.findIndex((jpeg) => jpeg.equals(frame.jpeg))), [0, 1, 2]);
@@ -263,7 +263,7 @@ test('chunked transfer coding, garbage between parts and a part that is not JPEG
   const source = new HttpMjpegSource(`${up.url}/stream`);
   try {
     await source.start(context);
-    assert.ok(await eventually(() => frames.length === 2, 2000, 10));
+    await eventually(() => frames.length === 2, '() => frames.length === 2', { stepMs: 10 });
     await sleep(50);
     assert.deepEqual(failures, []);
     assert.ok(frames[0]?.jpeg.equals(jpegs[0] as Buffer) && frames[1]?.jpeg.equals(jpegs[1] as Buffer));
@@ -290,7 +290,7 @@ test('basic auth from the URL: the right credentials stream, wrong ones get an a
   try {
     const good = new HttpMjpegSource(`http://admin:p%40ss%20w%C3%B6rd@${up.hostPort}/video.mjpg?res=low`);
     await good.start(context);
-    assert.ok(await eventually(() => frames.length === 1, 2000, 10));
+    await eventually(() => frames.length === 1, '() => frames.length === 1', { stepMs: 10 });
     await good.stop();
     const request = up.requests[0] as string;
     assert.match(request, /^GET \/video\.mjpg\?res=low HTTP\/1\.1\r\n/);
@@ -360,7 +360,7 @@ test('a connection closed mid-part fails once with the reason; its buffer goes b
   const source = new HttpMjpegSource(`${up.url}/stream`);
   try {
     await source.start(context);
-    assert.ok(await eventually(() => failures.length > 0, 2000, 10));
+    await eventually(() => failures.length > 0, '() => failures.length > 0', { stepMs: 10 });
     await sleep(50);
     assert.deepEqual(failures.map((error) => error.reason), [`upstream ${up.hostPort} closed the connection in the middle of a frame`]);
     assert.equal(frames.length, 1);
@@ -382,12 +382,12 @@ test('bytes with no boundary at all fail the source; a silent upstream fails aft
     const noisy = fakeContext();
     const source = new HttpMjpegSource(`${up.url}/noise`, { maxFrameBytes: 64 * 1024 });
     await source.start(noisy.context);
-    assert.ok(await eventually(() => noisy.failures.length > 0, 2000, 10));
+    await eventually(() => noisy.failures.length > 0, '() => noisy.failures.length > 0', { stepMs: 10 });
     assert.match(noisy.failures[0]?.reason as string, /^upstream sent over 131072 bytes without a multipart boundary \(--frame\): the stream cannot be parsed$/);
     const quiet = fakeContext();
     const idle = new HttpMjpegSource(`${up.url}/quiet`, { idleTimeoutMs: 300 });
     await idle.start(quiet.context);
-    assert.ok(await eventually(() => quiet.failures.length > 0, 2000, 10));
+    await eventually(() => quiet.failures.length > 0, '() => quiet.failures.length > 0', { stepMs: 10 });
     assert.deepEqual(quiet.failures.map((error) => error.reason), [`no data from upstream ${up.hostPort} for 0.3 s`]);
     assert.equal(quiet.frames.length, 1);
     quiet.releaseAll();
@@ -402,7 +402,7 @@ test('stop() before the upstream answers rejects start() and resolves', async ()
   try {
     const source = new HttpMjpegSource(`${up.url}/stream`);
     const starting = rejection(source.start(fakeContext().context));
-    await eventually(() => up.requests.length === 1, 2000, 10);
+    await eventually(() => up.requests.length === 1, () => `one request upstream; got ${up.requests.length}`, { stepMs: 10 });
     await source.stop();
     assert.equal(await starting, 'stopped before the upstream answered');
   } finally {
@@ -429,7 +429,7 @@ test('https: the certificate must be valid (or its CA given) unless insecure', {
       for (const options of [{ ca: cert }, { insecure: true }]) {
         const source = new HttpMjpegSource(`${up.url}/stream`, options);
         await source.start(context);
-        assert.ok(await eventually(() => frames.length === 1, 2000, 10));
+        await eventually(() => frames.length === 1, '() => frames.length === 1', { stepMs: 10 });
         assert.ok(frames[0]?.jpeg.equals(jpegs[2] as Buffer));
         await source.stop();
         releaseAll();

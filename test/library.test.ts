@@ -33,5 +33,5 @@ test('a custom source\'s JPEGs reach viewers byte for byte, with their sequence 
     await server.stop();
   }
   // The snapshot response releases its frame when its socket is done, a moment later.
-  assert.ok(await eventually(() => server.pool.stats().inUse === 0, 2000), `pool inUse ${server.pool.stats().inUse} after stop`);
+  await eventually(() => server.pool.stats().inUse === 0, () => `pool inUse ${server.pool.stats().inUse} after stop`);
 });

@@ -39,7 +39,7 @@ test('a viewer logs one connect and one disconnect line with its totals; the sou
     await viewer.waitForParts(10);
     viewer.close();
     const disconnected = (): Line[] => parseLines(text).filter((line) => line.msg === 'viewer disconnected');
-    assert.ok(await eventually(() => disconnected().length > 0), `no 'viewer disconnected' line:\n${text}`);
+    await eventually(() => disconnected().length > 0, () => `no 'viewer disconnected' line:\n${text}`);
 
     const lines = parseLines(text);
     const connects = lines.filter((line) => line.msg === 'viewer connected');
@@ -89,13 +89,13 @@ async function runCli(args: string[], env: Record<string, string>): Promise<Line
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = once(child, 'exit');
   try {
-    const serving = await eventually(() => fetch(`${url}/api/stats`).then((r) => r.ok, () => false), 10_000, 100);
-    assert.ok(serving && child.exitCode === null, `CLI not serving on ${url}; stderr:\n${stderr}`);
+    await eventually(() => child.exitCode !== null || fetch(`${url}/api/stats`).then((r) => r.ok, () => false), () => `the CLI serves on ${url}; stderr:\n${stderr}`, { stepMs: 100 });
+    assert.equal(child.exitCode, null, `the CLI exited; stderr:\n${stderr}`);
     // A real viewer, so the quiet run is silent despite connects and disconnects happening.
     const viewer = connectMjpeg(url);
     await viewer.waitForParts(2);
     viewer.close();
-    await eventually(async () => ((await (await fetch(`${url}/api/stats`)).json()) as { cameras: { viewers: number }[] }).cameras[0]?.viewers === 0, 3000);
+    await eventually(async () => ((await (await fetch(`${url}/api/stats`)).json()) as { cameras: { viewers: number }[] }).cameras[0]?.viewers === 0, 'the viewer is gone');
     child.kill('SIGTERM');
     const [code] = (await exited) as [number | null];
     assert.equal(code, 0, `exit status; stderr:\n${stderr}`);

@@ -112,7 +112,7 @@ describe('GET /metrics with a viewer loop (--workers 1)', () => {
     const viewers = [connectMjpeg(url, '/cam/push/stream'), connectMjpeg(url, '/cam/push/stream')];
     try {
       await Promise.all(viewers.map((viewer) => viewer.head));
-      assert.ok(await eventually(async () => (await cameraStats(url, 'push')).viewers === 2), 'both viewers counted');
+      await eventually(async () => (await cameraStats(url, 'push')).viewers === 2, 'both viewers counted');
       const inLoop = (await cameraStats(url, 'push')).viewerList.filter((viewer) => viewer.id >= 1_000_000);
       assert.equal(inLoop.length, 1, 'one viewer is served by the loop');
       for (let i = 0; i < 20; i++) {

@@ -197,7 +197,7 @@ describe('limits', () => {
       assert.equal(stats.cameras[0]?.viewers, 2);
       assert.equal((await fetch(`${url}/stream`)).status, 503, 'both slots taken, one of them in the loop');
       for (const viewer of viewers) viewer.close();
-      assert.ok(await eventually(async () => (await fetch(`${url}/snapshot`)).ok && (await rawHead(url, 'GET /stream HTTP/1.1\r\nHost: x\r\n\r\n')).startsWith('HTTP/1.1 200'), 5000, 200), 'freed once they left');
+      await eventually(async () => (await fetch(`${url}/snapshot`)).ok && (await rawHead(url, 'GET /stream HTTP/1.1\r\nHost: x\r\n\r\n')).startsWith('HTTP/1.1 200'), 'freed once they left', { stepMs: 200 });
     } finally {
       await server.stop();
     }

@@ -24,7 +24,7 @@ test('restarts back off exponentially with jitter, up to the cap, and count ever
   const source = new FailingSource();
   const camera = new Camera({ id: 'c', source, pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 40, maxRetryMs: 320 } });
   camera.start();
-  await eventually(() => source.starts.length >= 7, 10_000, 10);
+  await eventually(() => source.starts.length >= 7, () => `seven starts; got ${source.starts.length}`, { stepMs: 10 });
   await camera.stop();
   const gaps = source.starts.slice(1).map((at, i) => at - (source.starts[i] as number));
   // Expected 40, 80, 160, 320, 320, 320 ms, each ±20 % (plus timer lateness).
@@ -66,7 +66,7 @@ test('a source stopped while it is still starting does not keep running once its
 test('retrying shows the reason and seconds until the next attempt', async () => {
   const camera = new Camera({ id: 'c', source: new FailingSource(), pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 5000 } });
   camera.start();
-  await eventually(() => camera.sourceStatus().state === 'retrying', 2000, 5);
+  await eventually(() => camera.sourceStatus().state === 'retrying', () => `state retrying; got ${camera.sourceStatus().state}`, { stepMs: 5 });
   const status = camera.sourceStatus();
   assert.equal(status.state, 'retrying');
   assert.equal(status.reason, 'camera unplugged');
@@ -88,7 +88,7 @@ test('on demand: the source starts with the first viewer and stops after the idl
     await viewer.waitForParts(3);
     assert.equal((await cameraStats(url, 'lazy')).state, 'live');
     viewer.close();
-    const idle = await waitForCamera(url, 'lazy', (camera) => camera.state === 'idle', 3000);
+    const idle = await waitForCamera(url, 'lazy', (camera) => camera.state === 'idle');
     assert.equal(idle.state, 'idle');
     assert.equal(idle.latestFrame, undefined, 'an idle camera holds no frame');
     // A snapshot starts it again and waits for a fresh frame.

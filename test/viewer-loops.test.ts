@@ -53,8 +53,8 @@ test('viewers are shared between the main thread and a viewer loop, and all get 
   }
   // The loop gives its frames back to the main thread's pool: what stays in use
   // is the camera's latest frame.
-  assert.ok(await eventually(async () => (await pool()).inUse === 1, 5000), `pool in use ${(await pool()).inUse}, expected 1`);
-  assert.ok(await eventually(async () => (await cameraStats(url, 'push')).viewers === 0));
+  await eventually(async () => (await pool()).inUse === 1, async () => `pool in use ${(await pool()).inUse}, expected 1`);
+  await eventually(async () => (await cameraStats(url, 'push')).viewers === 0, 'the push camera has no viewers left');
 });
 
 test('a stalled viewer in the loop drops frames without slowing the others', async () => {

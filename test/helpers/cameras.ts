@@ -1,5 +1,5 @@
 import type { CameraStats } from '../../src/index.js';
-import { eventually, getJson } from './server.js';
+import { eventually, getJson, type WaitOptions } from './server.js';
 
 /** The camera `id` as /api/stats shows it. */
 export async function cameraStats(url: string, id: string): Promise<CameraStats> {
@@ -9,9 +9,12 @@ export async function cameraStats(url: string, id: string): Promise<CameraStats>
   return camera;
 }
 
-/** Waits until the camera's stats satisfy `check`; returns the last stats seen. */
-export async function waitForCamera(url: string, id: string, check: (camera: CameraStats) => boolean, timeoutMs = 10_000): Promise<CameraStats> {
+/**
+ * Waits until the camera's stats satisfy `check` (throws, showing the check and the
+ * last stats seen, if only a hang could take this long); returns those stats.
+ */
+export async function waitForCamera(url: string, id: string, check: (camera: CameraStats) => boolean, options: WaitOptions = {}): Promise<CameraStats> {
   let last = await cameraStats(url, id);
-  await eventually(async () => check((last = await cameraStats(url, id))), timeoutMs, 100);
+  await eventually(async () => check((last = await cameraStats(url, id))), () => `camera '${id}' satisfies ${check.toString()}; last stats: ${JSON.stringify(last)}`, { stepMs: 100, ...options });
   return last;
 }

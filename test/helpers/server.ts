@@ -18,12 +18,40 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes; returns the last result. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, stepMs = 50): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * How long a wait in a test may take before it counts as a hang. Tests wait for the
+ * event they are about, never for a deadline a slow machine could miss, so this is
+ * far beyond anything a busy machine needs (a cold start of twelve cameras on two
+ * loaded cores takes seconds, not tens of seconds).
+ */
+export const HANG_MS = 30_000;
+
+export interface WaitOptions {
+  /** Give up (throw) after this long; only a hang should reach it. Default HANG_MS. */
+  ceilingMs?: number;
+  /** Poll every this many milliseconds. Default 50. */
+  stepMs?: number;
+}
+
+/** Thrown by eventually() when what a test waited for never happened. */
+export class WaitTimeoutError extends Error {
+  constructor(what: string, ceilingMs: number) {
+    super(`timed out after ${ceilingMs / 1000} s waiting until ${what}`);
+    this.name = 'WaitTimeoutError';
+  }
+}
+
+/**
+ * Polls `check` until it returns true. Throws a WaitTimeoutError naming `what`
+ * (a function is called then, so it can describe the state it found) when the
+ * ceiling passes: a wait never returns quietly.
+ */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string | (() => string | Promise<string>), options: WaitOptions = {}): Promise<void> {
+  const { ceilingMs = HANG_MS, stepMs = 50 } = options;
+  const deadline = performance.now() + ceilingMs;
   for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
+    if (await check()) return;
+    if (performance.now() > deadline) throw new WaitTimeoutError(typeof what === 'string' ? what : await what(), ceilingMs);
     await sleep(stepMs);
   }
 }

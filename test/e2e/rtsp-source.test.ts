@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { waitForCamera } from './helpers/cameras.js';
-import { connectMjpeg, isWholeJpeg } from './helpers/mjpeg-client.js';
-import { rtspServerMissing, startRtspServer, withCredentials, type RtspServer } from './helpers/rtsp-server.js';
-import { startServer } from './helpers/server.js';
-import { requireTool } from './helpers/tools.js';
+import { waitForCamera } from '../helpers/cameras.js';
+import { connectMjpeg, isWholeJpeg } from '../helpers/mjpeg-client.js';
+import { rtspServerMissing, startRtspServer, withCredentials, type RtspServer } from '../helpers/rtsp-server.js';
+import { startServer } from '../helpers/server.js';
+import { requireTool } from '../helpers/tools.js';
 
 const skip = requireTool('ffmpeg', 'ffmpeg') || rtspServerMissing();
 let rtsp: RtspServer | undefined;
@@ -41,15 +41,15 @@ test('rtsp: credentials from the URL are used, and the password never shows in /
     ],
   });
   try {
-    const right = await waitForCamera(url, 'right', (camera) => camera.state === 'live', 20_000);
+    const right = await waitForCamera(url, 'right', (camera) => camera.state === 'live', { ceilingMs: 60_000 });
     assert.equal(right.state, 'live');
     assert.ok(!right.source.includes(server.password), right.source);
     assert.match(right.source, /:\*\*\*@/);
     for (const id of ['none', 'wrong']) {
-      const camera = await waitForCamera(url, id, (each) => each.restarts >= 1, 20_000);
+      const camera = await waitForCamera(url, id, (each) => each.restarts >= 1, { ceilingMs: 60_000 });
       assert.equal(camera.reason, '401 Unauthorized: check the user and password in the source URL', id);
     }
-    const path = await waitForCamera(url, 'path', (each) => each.restarts >= 1, 20_000);
+    const path = await waitForCamera(url, 'path', (each) => each.restarts >= 1, { ceilingMs: 60_000 });
     assert.equal(path.reason, '404 Not Found: check the path in the source URL');
   } finally {
     await camstream.stop();

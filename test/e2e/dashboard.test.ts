@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { Camstream, CameraStats } from '../src/index.js';
-import { artifactPath, chromiumMissing, collectPageErrors, launchChromium, type HeadlessChromium } from './helpers/browser.js';
-import { waitForCamera } from './helpers/cameras.js';
-import { connectMjpeg } from './helpers/mjpeg-client.js';
-import { eventually, sleep, startServer } from './helpers/server.js';
+import type { Camstream, CameraStats } from '../../src/index.js';
+import { artifactPath, chromiumMissing, collectPageErrors, launchChromium, type HeadlessChromium } from '../helpers/browser.js';
+import { waitForCamera } from '../helpers/cameras.js';
+import { connectMjpeg } from '../helpers/mjpeg-client.js';
+import { eventually, sleep, startServer } from '../helpers/server.js';
 
 const CAMERAS = [
   { id: 'front', source: 'synthetic:320x240@15' },
@@ -57,9 +57,7 @@ describe('the dashboard at /', () => {
     /** Each camera canvas's size and the frames drawn on it, in page order. */
     const canvases = (page: Page, selector = '[data-camera] canvas[data-field="stream"]'): Promise<{ width: number; height: number; frames: number }[]> =>
       page.locator(selector).evaluateAll((elements) => elements.map((canvas) => ({ width: canvas.width, height: canvas.height, frames: Number(canvas.dataset.frames ?? 0) })));
-    const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> => {
-      assert.ok(await eventually(check, timeoutMs, 100), `timed out waiting until ${what}`);
-    };
+    const until = (what: string, check: () => Promise<boolean>): Promise<void> => eventually(check, what, { stepMs: 100 });
 
     test('shows every live stream, charts that grow, the viewer table, source errors; no console errors', async () => {
       const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -80,7 +78,7 @@ describe('the dashboard at /', () => {
           ],
         );
         // The broken camera still streams: its "no signal" card.
-        await until('the broken camera shows its no-signal card', async () => ((await canvases(page, '[data-camera="broken"] canvas'))[0]?.frames ?? 0) > 0, 15_000);
+        await until('the broken camera shows its no-signal card', async () => ((await canvases(page, '[data-camera="broken"] canvas'))[0]?.frames ?? 0) > 0);
 
         // Charts receive a new point each second.
         const before = await points(page, 'front');
@@ -171,7 +169,7 @@ describe('the dashboard with twelve cameras', { skip: chromiumMissing() }, () =>
           }),
         );
       const started = Date.now();
-      assert.ok(await eventually(async () => (await drawn()).length === 12 && (await drawn()).every(({ frames }) => frames >= 3), 5000, 100), `every camera drew frames within 5 s: ${JSON.stringify(await drawn())}`);
+      await eventually(async () => (await drawn()).length === 12 && (await drawn()).every(({ frames }) => frames >= 3), async () => `every camera drew frames: ${JSON.stringify(await drawn())}`, { stepMs: 100 });
       const firstFrames = new Map((await drawn()).map(({ id, frames }) => [id, frames]));
       await sleep(1000);
       for (const { id, frames } of await drawn()) assert.ok(frames > (firstFrames.get(id) ?? 0) + 5, `${id}: its counter keeps advancing (${firstFrames.get(id)} → ${frames})`);
@@ -219,7 +217,7 @@ describe('the dashboard behind a bearer token', { skip: chromiumMissing() }, () 
     try {
       await page.goto(`${url}/?access_token=${token}`);
       const frames = (): Promise<number> => page.locator('[data-camera="default"] canvas[data-field="stream"]').evaluate((canvas) => Number(canvas.dataset.frames ?? 0));
-      assert.ok(await eventually(async () => (await page.locator('[data-camera]').count()) === 1 && (await frames()) >= 3, 10_000, 100), 'figures and frames arrive with the token');
+      await eventually(async () => (await page.locator('[data-camera]').count()) === 1 && (await frames()) >= 3, 'figures and frames arrive with the token', { stepMs: 100 });
       const link = await page.locator('[data-camera="default"] [data-field="snapshot-link"]').getAttribute('href');
       assert.equal(link, `/cam/default/snapshot?access_token=${token}`);
       assert.equal((await fetch(`${url}${link}`)).status, 200);

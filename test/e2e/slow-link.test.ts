@@ -14,11 +14,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Camstream, CameraStats, ViewerStats } from '../src/index.js';
-import { cameraStats, waitForCamera } from './helpers/cameras.js';
-import type { ReaderResult, Tick } from './helpers/mjpeg-reader.js';
-import { createLink, measureThroughput, qdiscStats, requireNetns, type ShapedLink } from './helpers/netns.js';
-import { eventually, sleep, startServer } from './helpers/server.js';
+import type { Camstream, CameraStats, ViewerStats } from '../../src/index.js';
+import { cameraStats, waitForCamera } from '../helpers/cameras.js';
+import type { ReaderResult, Tick } from '../helpers/mjpeg-reader.js';
+import { createLink, measureThroughput, qdiscStats, requireNetns, type ShapedLink } from '../helpers/netns.js';
+import { eventually, sleep, startServer } from '../helpers/server.js';
 
 const SOURCE = 'synthetic:1920x1080@60';
 const FPS = 60;
@@ -36,7 +36,7 @@ const LINK_BYTES_PER_SECOND = 2_000_000;
  * count and allocator; frames leaking at the camera's 15 MB/s would cross it in ~10 s.
  */
 const RSS_BOUND = 400 * 1024 * 1024;
-const READER = fileURLToPath(new URL('./helpers/mjpeg-reader.js', import.meta.url));
+const READER = fileURLToPath(new URL('../helpers/mjpeg-reader.js', import.meta.url));
 
 const skip = requireNetns();
 
@@ -189,29 +189,28 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
     link.shape();
     const reader = slowReader('recover', 45);
     try {
-      const down = await waitForCamera(url, CAMERA, (camera) => (camera.viewerList.find((each) => each.userAgent === 'recover')?.level ?? 0) >= 3, 20_000);
+      const down = await waitForCamera(url, CAMERA, (camera) => (camera.viewerList.find((each) => each.userAgent === 'recover')?.level ?? 0) >= 3, { ceilingMs: 60_000 });
       const adapted = viewer(down, 'recover');
       assert.ok(adapted.level >= 3, `on the shaped link the viewer reached only level ${adapted.level}`);
       t.diagnostic(`adapted down to level ${adapted.level} (${adapted.profile}, maxFps ${adapted.maxFps}) after ${reader.ticks.length} s`);
       link.unshape();
       const unshaped = performance.now();
       let last: ViewerStats | undefined;
-      const recovered = await eventually(
+      await eventually(
         async () => {
           last = (await cameraStats(url, CAMERA)).viewerList.find((each) => each.userAgent === 'recover');
           return last?.level === 0 && last.profile === 'source';
         },
-        25_000,
-        100,
+        () => `the viewer is back at level 0 after the link recovered; it is at level ${last?.level} (${last?.profile})`,
+        { ceilingMs: 60_000, stepMs: 100 },
       );
       const seconds = (performance.now() - unshaped) / 1000;
       t.diagnostic(`back at level ${last?.level} (${last?.profile}) ${seconds.toFixed(1)} s after the shaping was removed`);
-      assert.ok(recovered, `${seconds.toFixed(1)} s after the link recovered the viewer is still at level ${last?.level} (${last?.profile})`);
       assert.ok(seconds <= 15, `recovery took ${seconds.toFixed(1)} s, more than 15`);
       // The next three whole seconds of the reader's (its own 1 s ticks, so one may
       // be a frame long or short): the source rate, full-size frames.
       const from = reader.ticks.length;
-      assert.ok(await eventually(() => reader.ticks.length >= from + 4, 6000), 'the reader keeps reporting');
+      await eventually(() => reader.ticks.length >= from + 4, 'the reader keeps reporting');
       const following = reader.ticks.slice(from + 1, from + 4);
       const fps = following.reduce((sum, tick) => sum + tick.fps, 0) / following.length;
       t.diagnostic(`client fps after recovery: ${following.map((tick) => tick.fps).join(', ')}; fps/frame KB per s ${reader.ticks.map((tick) => `${tick.fps}/${Math.round(tick.lastSize / 1000)}`).join(' ')}`);
@@ -231,7 +230,7 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
     const reader = slowReader('frozen', STALL_AFTER_S + VIEWER_STALL_TIMEOUT_S + 5, ['--stall-after', String(STALL_AFTER_S)]);
     const spawned = performance.now();
     try {
-      const camera = await waitForCamera(url, CAMERA, (each) => each.viewersStalled > before, 25_000);
+      const camera = await waitForCamera(url, CAMERA, (each) => each.viewersStalled > before, { ceilingMs: 60_000 });
       const seconds = (performance.now() - spawned) / 1000 - STALL_AFTER_S;
       t.diagnostic(`disconnected ${seconds.toFixed(1)} s after it stopped reading (viewer-stall-timeout ${VIEWER_STALL_TIMEOUT_S} s); shaping: ${link.shapedWith ?? 'none'}`);
       assert.equal(camera.viewersStalled, before + 1, 'the stalled viewer is counted');

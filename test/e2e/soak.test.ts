@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runSoak, soakChecks, soakReport, type SoakBounds } from '../bench/soak.js';
+import { runSoak, soakChecks, soakReport, type SoakBounds } from '../../bench/soak.js';
 
 /**
  * The soak of issue 5 for one minute (the bench runs it for ten): a server process

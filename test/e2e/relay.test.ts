@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { decodeFrameMessage } from '../src/http/ws-message.js';
-import type { Camstream } from '../src/index.js';
-import { connectMjpeg, isWholeJpeg, type ReceivedPart } from './helpers/mjpeg-client.js';
-import { percentile } from './helpers/mjpeg-reader.js';
-import { eventually, freePort, getJson, sleep, startServer } from './helpers/server.js';
-import { requireTool } from './helpers/tools.js';
+import { decodeFrameMessage } from '../../src/http/ws-message.js';
+import type { Camstream } from '../../src/index.js';
+import { connectMjpeg, isWholeJpeg, type ReceivedPart } from '../helpers/mjpeg-client.js';
+import { percentile } from '../helpers/mjpeg-reader.js';
+import { eventually, freePort, getJson, sleep, startServer } from '../helpers/server.js';
+import { requireTool } from '../helpers/tools.js';
 
-const SHIPPED_CONF = new URL('../../deploy/nginx/camstream.conf', import.meta.url);
+const SHIPPED_CONF = new URL('../../../deploy/nginx/camstream.conf', import.meta.url);
 /** ≈ 53 KB frames at 30 fps: ≈ 1.6 MB/s, eight times what the slow viewer reads. */
 const CAMERA = 'synthetic:854x480@30';
 const SLOW_VIEWER_BYTES_PER_SECOND = 200 * 1024;
@@ -111,12 +111,14 @@ async function startNginx(relayPort: number): Promise<Nginx> {
     await rm(dir, { recursive: true, force: true });
   };
   const url = `http://127.0.0.1:${port}`;
-  const up = await eventually(async () => child.exitCode === null && (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)), 5000, 50);
-  if (!up) {
+  const failed = async (): Promise<never> => {
     const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
     await stop();
     throw new Error(`nginx did not start: ${stderr}${log}`);
-  }
+  };
+  // Until nginx answers through to the origin, or exits.
+  await eventually(async () => child.exitCode !== null || (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)), 'nginx answers /healthz').catch(failed);
+  if (child.exitCode !== null) await failed();
   return { url, stop };
 }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { rtspServerMissing, startRtspServer, withCredentials, type RtspServer } from './helpers/rtsp-server.js';
-import { requireTool } from './helpers/tools.js';
+import { rtspServerMissing, startRtspServer, withCredentials, type RtspServer } from '../helpers/rtsp-server.js';
+import { requireTool } from '../helpers/tools.js';
 
 // The test RTSP server itself (test/helpers/rtsp-server.ts): ffprobe and ffmpeg, as
 // camstream will run them for an rtsp:// source, read it over TCP on loopback.

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import type { Camstream } from '../src/index.js';
-import { artifactPath, chromiumMissing, launchChromium, type HeadlessChromium } from './helpers/browser.js';
-import { cameraStats, waitForCamera } from './helpers/cameras.js';
-import { sleep, startServer } from './helpers/server.js';
-import { requireTool } from './helpers/tools.js';
+import type { Camstream } from '../../src/index.js';
+import { artifactPath, chromiumMissing, launchChromium, type HeadlessChromium } from '../helpers/browser.js';
+import { cameraStats, waitForCamera } from '../helpers/cameras.js';
+import { sleep, startServer } from '../helpers/server.js';
+import { requireTool } from '../helpers/tools.js';
 
 /** One frame a second: a browser one frame late shows a picture a whole second old. */
 const SLOW_CAMERA = { id: 'slow', source: 'synthetic:320x240@1', alwaysOn: true };
