@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { CameraCounters } from '../../src/stream/camera-counters.js';
+import { Viewer, type ViewerCloseReason, type ViewerOptions } from '../../src/stream/viewer.js';
+import { FakeSink, Frames, useFakeClock, type FakeClock } from './fakes.js';
+
+interface Rig {
+  clock: FakeClock;
+  frames: Frames;
+  sink: FakeSink;
+  counters: CameraCounters;
+  closes: ViewerCloseReason[];
+  viewer: Viewer;
+}
+
+/** A viewer on a fake sink and a fake clock (its stall timer is a setTimeout). */
+function rig(t: TestContext, options: Partial<ViewerOptions> = {}): Rig {
+  const clock = useFakeClock(t);
+  const frames = new Frames();
+  const sink = new FakeSink();
+  const counters = new CameraCounters();
+  const closes: ViewerCloseReason[] = [];
+  const viewer = new Viewer(sink, { remote: 'test' }, { counters, queueCapacity: 1, onClose: (_viewer, reason) => closes.push(reason), ...options });
+  return { clock, frames, sink, counters, closes, viewer };
+}
+
+test('one write in flight at a time; the queued frame is sent from the completion callback', (t) => {
+  const { clock, frames, sink, viewer } = rig(t);
+  const a = frames.make(clock.now);
+  const b = frames.make(clock.now);
+  viewer.offer(a);
+  viewer.offer(b);
+  assert.deepEqual(sink.sequences, [a.sequence], 'b waits while a is being written');
+  assert.equal(viewer.stats().queued, 1);
+  assert.equal(viewer.stats().bytesInFlight, a.part.length);
+  assert.equal(a.refCount, 2, 'the viewer holds a while writing it');
+  sink.complete();
+  assert.deepEqual(sink.sequences, [a.sequence, b.sequence]);
+  assert.equal(a.refCount, 1, 'released once written');
+  assert.equal(viewer.stats().queued, 0);
+  sink.complete();
+  assert.equal(sink.sends.length, 2, 'nothing left to send');
+  assert.equal(viewer.framesSent, 2);
+  assert.equal(viewer.bytesSent, a.part.length + b.part.length);
+  assert.equal(viewer.stats().bytesInFlight, 0);
+  assert.equal(b.refCount, 1);
+});
+
+test('a frame that displaces the waiting one counts a `replaced` drop and releases it', (t) => {
+  const { clock, frames, sink, counters, viewer } = rig(t);
+  const [a, b, c] = [frames.make(clock.now), frames.make(clock.now), frames.make(clock.now)];
+  viewer.offer(a);
+  viewer.offer(b);
+  viewer.offer(c);
+  assert.equal(viewer.drops.replaced, 1);
+  assert.equal(counters.drops.replaced, 1);
+  assert.equal(b.refCount, 1, 'the viewer let go of b');
+  sink.complete();
+  assert.deepEqual(sink.sequences, [a.sequence, c.sequence], 'latest wins');
+  assert.equal(viewer.drops.total, 1);
+});
+
+/** Offers twelve frames 1/60 s apart, completing each write before the next frame. */
+function offerAt60Fps(r: Rig): void {
+  for (let i = 0; i < 12; i++) {
+    const frame = r.frames.make((i * 1000) / 60);
+    r.viewer.offer(frame);
+    frame.release();
+    if (r.sink.pending.length > 0) r.sink.complete();
+  }
+}
+
+test('frames held back by the adaptive frame-rate cap count as `adapted` drops', (t) => {
+  const r = rig(t);
+  r.viewer.setAdaptiveFps(10);
+  assert.equal(r.viewer.frameRateCap, 10);
+  offerAt60Fps(r);
+  assert.equal(r.sink.sends.length, 2, 'one frame in six at 10 of 60 fps');
+  assert.equal(r.viewer.drops.adapted, 10);
+  assert.equal(r.counters.drops.adapted, 10);
+  assert.equal(r.viewer.drops.replaced, 0);
+});
+
+test('frames skipped for the frame rate the viewer asked for are not drops', (t) => {
+  const r = rig(t, { requestedFps: 10 });
+  offerAt60Fps(r);
+  assert.equal(r.sink.sends.length, 2);
+  assert.equal(r.viewer.drops.total, 0);
+  assert.equal(r.counters.drops.total, 0);
+});
+
+test('a write that makes no progress for stallTimeoutMs ends the viewer as stalled', (t) => {
+  const { clock, frames, sink, closes, viewer } = rig(t, { stallTimeoutMs: 1000 });
+  const a = frames.make(clock.now);
+  viewer.offer(a);
+  clock.advance(999);
+  assert.equal(sink.destroys, 0);
+  clock.advance(1);
+  assert.equal(sink.ends, 1);
+  assert.equal(sink.destroys, 1, 'destroyed: a viewer that does not read would never let a graceful end finish');
+  assert.deepEqual(closes, [], 'onClose waits for the socket to close');
+  sink.emit('close');
+  assert.deepEqual(closes, ['stalled']);
+  assert.equal(viewer.isClosed, true);
+  sink.complete(new Error('destroyed')); // Node fails the write that was in flight
+  assert.equal(a.refCount, 1, 'the viewer released its reference');
+});
+
+test('the stall clock restarts with every write', (t) => {
+  const { clock, frames, sink, viewer } = rig(t, { stallTimeoutMs: 1000 });
+  viewer.offer(frames.make(clock.now));
+  clock.advance(600);
+  sink.complete();
+  viewer.offer(frames.make(clock.now)); // second write starts at +600
+  clock.advance(400); // the timer looks at +1000: 400 ms of quiet, waits 600 more
+  assert.equal(sink.destroys, 0);
+  clock.advance(599);
+  assert.equal(sink.destroys, 0);
+  clock.advance(1);
+  assert.equal(sink.destroys, 1, 'stalled 1000 ms after the second write started');
+});
+
+test('a viewer with nothing in flight never stalls', (t) => {
+  const { clock, frames, sink, viewer } = rig(t, { stallTimeoutMs: 1000 });
+  viewer.offer(frames.make(clock.now));
+  sink.complete();
+  clock.advance(60_000);
+  assert.equal(sink.destroys, 0);
+  assert.equal(viewer.isClosed, false);
+});
+
+test('dual final frames: the frame a stream pauses on is sent once more, only once, only when idle', (t) => {
+  const { clock, frames, sink, viewer } = rig(t, { dualFinalFrames: true });
+  const a = frames.make(clock.now);
+  viewer.offer(a);
+  viewer.repeatFinal(a);
+  assert.equal(sink.sends.length, 1, 'not while a write is in flight');
+  sink.complete();
+  viewer.repeatFinal(a);
+  assert.deepEqual(sink.sequences, [a.sequence, a.sequence]);
+  sink.complete();
+  viewer.repeatFinal(a);
+  assert.equal(sink.sends.length, 2, 'a frame is repeated once');
+  assert.equal(viewer.framesSent, 1, 'the repeat is no new frame');
+  assert.equal(viewer.bytesSent, 2 * a.part.length, 'but its bytes count');
+  assert.equal(a.refCount, 1);
+
+  const b = frames.make(clock.now);
+  viewer.repeatFinal(b);
+  assert.equal(sink.sends.length, 2, 'b was never sent: nothing to repeat');
+  viewer.offer(b);
+  sink.complete();
+  viewer.repeatFinal(b);
+  assert.deepEqual(sink.sequences.slice(2), [b.sequence, b.sequence], 'the next pause repeats again');
+});
+
+test('without dual final frames, repeatFinal sends nothing', (t) => {
+  const { clock, frames, sink, viewer } = rig(t);
+  const a = frames.make(clock.now);
+  viewer.offer(a);
+  sink.complete();
+  viewer.repeatFinal(a);
+  assert.equal(sink.sends.length, 1);
+});
+
+test('the socket closing ends the viewer as `client`, once; later offers are ignored', (t) => {
+  const { clock, frames, sink, closes, viewer } = rig(t);
+  sink.emit('close');
+  sink.emit('close');
+  assert.deepEqual(closes, ['client']);
+  const frame = frames.make(clock.now);
+  viewer.offer(frame);
+  assert.equal(sink.sends.length, 0);
+  assert.equal(frame.refCount, 1, 'a closed viewer takes no reference');
+});
+
+test('a socket error before the close makes the reason `error`', (t) => {
+  const { sink, closes } = rig(t);
+  sink.emit('error');
+  sink.emit('close');
+  assert.deepEqual(closes, ['error']);
+});
+
+test('close(shutdown) ends and destroys the socket; onClose says shutdown once it closes', (t) => {
+  const { sink, closes, viewer } = rig(t);
+  viewer.close('shutdown');
+  assert.deepEqual([sink.ends, sink.destroys], [1, 1]);
+  assert.deepEqual(closes, []);
+  sink.emit('close');
+  assert.deepEqual(closes, ['shutdown']);
+});
+
+test('close(client) only ends the socket, so buffered bytes still go out', (t) => {
+  const { sink, closes, viewer } = rig(t);
+  viewer.close('client');
+  assert.deepEqual([sink.ends, sink.destroys], [1, 0]);
+  sink.emit('close');
+  assert.deepEqual(closes, ['client']);
+});
+
+test('a failed write sends nothing more; the waiting frame is released when the socket closes', (t) => {
+  const { clock, frames, sink, closes, viewer } = rig(t);
+  const [a, b] = [frames.make(clock.now), frames.make(clock.now)];
+  viewer.offer(a);
+  viewer.offer(b);
+  sink.complete(new Error('EPIPE'));
+  assert.equal(sink.sends.length, 1, 'no write after a failed one');
+  assert.equal(a.refCount, 1);
+  assert.equal(b.refCount, 2, 'still queued until the close');
+  assert.equal(viewer.framesSent, 0, 'a failed write is not a frame sent');
+  sink.emit('error');
+  sink.emit('close');
+  assert.equal(b.refCount, 1);
+  assert.deepEqual(closes, ['error']);
+});
