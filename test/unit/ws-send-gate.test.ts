@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WebSocket } from 'ws';
-import { BufferPool, FrameFactory, type Frame } from '../src/index.js';
-import { FrameHeaderCache } from '../src/http/ws-message.js';
-import { SendGate } from '../src/http/ws-send-gate.js';
-import { WebSocketSink } from '../src/http/ws-sink.js';
+import { BufferPool, FrameFactory, type Frame } from '../../src/index.js';
+import { FrameHeaderCache } from '../../src/http/ws-message.js';
+import { SendGate } from '../../src/http/ws-send-gate.js';
+import { WebSocketSink } from '../../src/http/ws-sink.js';
 
 /** Just enough of a ws WebSocket: counts what is queued, completes sends when told. */
 class FakeSocket {
