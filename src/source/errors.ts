@@ -23,3 +23,15 @@ export class SourceError extends CamstreamError {
     if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
+
+/**
+ * The synthetic camera's ring could not be rendered (the render child failed, or
+ * wrote too few frames). Every camera that waited for that render gets this same
+ * error; the next start renders again.
+ */
+export class RingRenderError extends SourceError {
+  constructor(what: string, options?: { cause?: unknown }) {
+    const cause = options?.cause;
+    super(`rendering the synthetic frames (${what}) failed: ${cause instanceof Error ? cause.message : String(cause)}`, options);
+  }
+}

@@ -10,7 +10,7 @@ export { FrameClock } from './frame-clock.js';
 export { v4l2Args, rtspArgs, fileArgs, qscaleFor } from './ffmpeg-args.js';
 export { reasonFromStderr, StderrTail } from './stderr-reason.js';
 export { maskPassword } from './source-url.js';
-export { SourceSpecError, SourceError } from './errors.js';
+export { SourceSpecError, SourceError, RingRenderError } from './errors.js';
 export { HttpMjpegSource } from './http-mjpeg.js';
 export type { HttpMjpegSourceOptions, HttpMjpegStats } from './http-mjpeg.js';
 export { NoSignalRenderer } from './no-signal-renderer.js';

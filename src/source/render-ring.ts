@@ -25,18 +25,27 @@ export function renderRingInChild(options: RenderOptions, store: (length: number
     child.once('error', reject);
     child.once('close', (code) => {
       if (code !== 0) {
-        reject(new Error(`rendering the synthetic frames failed (exit ${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`));
+        reject(new Error(`the render child exited with code ${code}: ${childReason(stderr)}`));
         return;
       }
       try {
         const frames = readRing(file, store);
-        if (frames.length !== options.count) throw new Error(`rendering the synthetic frames produced ${frames.length} of ${options.count} frames`);
+        if (frames.length !== options.count) throw new Error(`the render child wrote ${frames.length} of ${options.count} frames`);
         resolve(frames);
       } catch (error) {
         reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
   }).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * The line of the child's stderr that says what went wrong: its uncaught error
+ * ("Error: Expected valid width…"), not the "Node.js v20…" line Node prints last.
+ */
+function childReason(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  return lines.find((line) => /^[A-Za-z]*Error\b/.test(line))?.trim() ?? lines.at(-1) ?? '';
 }
 
 /** The ring file's JPEGs, each read into its own `store` buffer. */

@@ -1,7 +1,7 @@
 import type { Source, SourceContext } from './source.js';
 import { FrameClock } from './frame-clock.js';
-import { renderRingInChild } from './render-ring.js';
 import { RingSlot } from './ring-slot.js';
+import { sharedRings, type RingCache, type SharedRing } from './shared-ring.js';
 
 export interface SyntheticOptions {
   width: number;
@@ -18,17 +18,26 @@ export interface SyntheticOptions {
  * tick of a drift-free FrameClock. Each ring frame lives in a RingSlot, laid out as
  * a frame, and is published from there without a copy (with a fresh header); only
  * a slot still being sent from its previous lap is copied into a pooled buffer.
+ *
+ * The JPEGs depend only on size, quality and ring length, so cameras alike share
+ * one render (RingCache); each still has slots of its own, since a frame's header is
+ * written into its slot's memory in front of the JPEG.
  */
 export class SyntheticSource implements Source {
   readonly url: string;
   readonly nominalFps: number;
   private readonly options: Required<SyntheticOptions>;
   private readonly clock: FrameClock;
+  private readonly rings: RingCache;
   private ring: RingSlot[] = [];
+  /** Held while the slots exist, so the next camera of this size reuses the render. */
+  private shared: SharedRing | undefined;
   private ringIndex = 0;
   private context: SourceContext | undefined;
 
-  constructor(options: SyntheticOptions) {
+  /** `rings`: where renders are shared; the server's own unless a test gives another. */
+  constructor(options: SyntheticOptions, rings: RingCache = sharedRings) {
+    this.rings = rings;
     this.options = { quality: 85, ringSize: 30, ...options };
     this.nominalFps = options.fps;
     this.url = `synthetic:${options.width}x${options.height}@${options.fps}`;
@@ -49,7 +58,7 @@ export class SyntheticSource implements Source {
     const { width, height, quality, ringSize } = this.options;
     if (this.ring.length === 0) {
       const ring: RingSlot[] = [];
-      await renderRingInChild({ width, height, quality, count: ringSize }, (length) => {
+      this.shared = await this.rings.acquire({ width, height, quality, count: ringSize }, (length) => {
         const slot = new RingSlot(context.frames, length);
         ring.push(slot);
         return slot.jpeg;
