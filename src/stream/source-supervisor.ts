@@ -74,6 +74,8 @@ export class SourceSupervisor {
   private state: SourceState = 'idle';
   private reason: string | null = null;
   private generation = 0;
+  /** The generation of the newest start() call made on the source. */
+  private lastStartGeneration = 0;
   private restarts = 0;
   private failuresInARow = 0;
   private liveSinceMs = 0;
@@ -150,6 +152,7 @@ export class SourceSupervisor {
   private async attempt(): Promise<void> {
     await this.stopping;
     const generation = ++this.generation;
+    this.lastStartGeneration = generation;
     this.setState('starting');
     this.armStall();
     const context: SourceContext = {
@@ -162,9 +165,10 @@ export class SourceSupervisor {
     };
     try {
       await this.source.start(context);
-      // Stopped while it was starting (a viewer that left at once): the late start
-      // has set the source running (its clock, its process), so stop it again.
-      if (generation !== this.generation && !this.running) {
+      // Stopped or restarted (a stall) while it was starting: the late start has set
+      // the source running again (its clock, its process), so stop it again, unless
+      // a newer start has taken the source over since. The retry waits for this stop.
+      if (generation !== this.generation && this.lastStartGeneration === generation) {
         this.stopping = this.source.stop().catch((error: unknown) => this.log.warn({ err: error }, 'error while stopping the source'));
         await this.stopping;
       }

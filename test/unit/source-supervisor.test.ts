@@ -327,6 +327,26 @@ test('stall while starting: a start that never yields a frame is restarted too',
   assert.equal(h.supervisor.status().reason, 'no frame for 3 s (stall-timeout)');
 });
 
+test('a start that finishes after a stall restart is stopped again before the retry starts the source', async (t) => {
+  t.mock.method(Math, 'random', () => 0.5);
+  const h = harness(t, { stallTimeoutMs: 3000 });
+  h.source.plans = [{ kind: 'hold' }];
+  h.supervisor.start();
+  await settle();
+  await h.clock.advance(3000);
+  assert.equal(h.supervisor.currentState, 'retrying');
+  assert.equal(h.source.stops, 1, 'the stall stopped the source');
+
+  h.source.finishStart();
+  await settle();
+  assert.equal(h.source.stops, 2, 'the late start was stopped: it must not keep running beside the retry');
+  await h.clock.advance(1000);
+  assert.equal(h.source.starts, 2, 'the retry started the source');
+  assert.equal(h.source.stops, 2, 'and nothing stopped the retry');
+  h.publish();
+  assert.equal(h.supervisor.currentState, 'live');
+});
+
 test('frames and failures of a restarted generation are released, not delivered', async (t) => {
   t.mock.method(Math, 'random', () => 0.5);
   const h = harness(t);
