@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import type { Camstream } from '../src/index.js';
 import { connectMjpeg, isWholeJpeg } from './helpers/mjpeg-client.js';
-import { startServer } from './helpers/server.js';
+import { PushSource } from './helpers/push-source.js';
+import { eventually, HANG_MS, startServer } from './helpers/server.js';
 import { requireTool } from './helpers/tools.js';
 
 const run = promisify(execFile);
@@ -27,7 +28,7 @@ test('three viewers each receive complete JPEG parts with increasing sequence nu
       assert.match(headers['content-type'] as string, /^multipart\/x-mixed-replace; boundary=/);
       assert.equal(headers['transfer-encoding'], undefined, 'no chunked framing on the stream');
     }
-    const received = await Promise.all(viewers.map((viewer) => viewer.waitForParts(15)));
+    const received = await Promise.all(viewers.map((viewer) => viewer.waitForParts(15, HANG_MS)));
     for (const parts of received) {
       let previous = 0;
       for (const part of parts) {
@@ -47,32 +48,72 @@ test('three viewers each receive complete JPEG parts with increasing sequence nu
 });
 
 test('/api/stats measures the frame rate and intervals from arrivals', async () => {
-  const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { fps: number; frameInterval: { p50Ms: number; p99Ms: number; count: number } }[] };
-  const camera = stats.cameras[0];
-  assert.ok(camera !== undefined && camera.fps > 25 && camera.fps < 35, `fps ${camera?.fps} for a 30 fps camera`);
-  assert.ok(camera.frameInterval.p50Ms > 28 && camera.frameInterval.p50Ms < 40, `median interval ${camera.frameInterval.p50Ms} ms`);
-  assert.ok(camera.frameInterval.count > 10);
+  // Frames whose capture times the test sets, 1/30 s apart by their clock, however
+  // fast the test pushes them: what /api/stats reports comes from those times.
+  const source = new PushSource();
+  const own = await startServer({ cameras: [{ id: 'clocked', source, alwaysOn: true }] });
+  try {
+    await eventually(() => source.context !== undefined, 'the push source is started');
+    const context = source.context as NonNullable<typeof source.context>;
+    const jpeg = Buffer.from((await (await fetch(`${url}/snapshot`)).arrayBuffer()));
+    const frames = 40;
+    const lastMs = performance.now();
+    for (let i = 0; i < frames; i++) {
+      const monoMs = lastMs - (frames - 1 - i) * (1000 / 30);
+      context.publish(context.frames.fromJpeg(jpeg, { monoMs, wallMicros: Math.round((performance.timeOrigin + monoMs) * 1000) }));
+    }
+    const stats = (await (await fetch(`${own.url}/api/stats`)).json()) as { cameras: { fps: number; lastFrameAgeMs: number; frameInterval: { p50Ms: number; p99Ms: number; count: number } }[] };
+    const camera = stats.cameras[0];
+    assert.ok(camera !== undefined);
+    assert.equal(camera.frameInterval.count, frames - 1, 'an interval between each two frames');
+    assert.ok(Math.abs(camera.frameInterval.p50Ms - 1000 / 30) < 0.5 && Math.abs(camera.frameInterval.p99Ms - 1000 / 30) < 0.5, `intervals ${JSON.stringify(camera.frameInterval)} for frames captured 33.3 ms apart`);
+    // The rate is the average interval's, or lower when the last frame is older than
+    // that (a camera that stops reports it): read a moment after the last frame, so
+    // from its age, as /api/stats reports it.
+    const expected = 1000 / Math.max(1000 / 30, camera.lastFrameAgeMs);
+    assert.ok(camera.fps <= 30.01 && camera.fps >= expected * 0.9, `fps ${camera.fps} for frames 1/30 s apart, the last ${camera.lastFrameAgeMs} ms ago (expected ${expected.toFixed(2)})`);
+  } finally {
+    await own.server.stop();
+  }
+  // The synthetic camera's clock never runs faster than its rate (late ticks are
+  // skipped, not caught up in a burst), and the shared server has measured it.
+  const shared = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { fps: number; frameInterval: { count: number } }[] };
+  const synthetic = shared.cameras[0];
+  assert.ok(synthetic !== undefined && synthetic.fps > 0 && synthetic.fps <= 30 * 1.15, `fps ${synthetic?.fps} for a 30 fps camera`);
+  assert.ok(synthetic.frameInterval.count > 10);
 });
 
 test('a new viewer gets the latest frame at once, not after the next one', async () => {
-  const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { latestFrame: { sequence: number } }[] };
-  const latest = stats.cameras[0]?.latestFrame.sequence as number;
-  const viewer = connectMjpeg(url);
+  // A camera that publishes only when the test says: no next frame comes unless pushed.
+  const source = new PushSource();
+  const own = await startServer({ cameras: [{ id: 'push', source, alwaysOn: true }] });
   try {
-    const [first] = await viewer.waitForParts(1);
-    // The latest at connect time, or at most one newer if a frame was published meanwhile.
-    assert.ok(Number(first?.headers['x-frame-sequence']) - latest <= 1);
+    await eventually(() => source.context !== undefined, 'the push source is started');
+    const jpeg = Buffer.from((await (await fetch(`${url}/snapshot`)).arrayBuffer()));
+    source.push(jpeg);
+    const latest = (await (await fetch(`${own.url}/api/stats`)).json()) as { cameras: { latestFrame: { sequence: number } }[] };
+    const sequence = latest.cameras[0]?.latestFrame.sequence as number;
+    const late = connectMjpeg(own.url, '/cam/push/stream');
+    try {
+      const [first] = await late.waitForParts(1, HANG_MS);
+      assert.equal(Number(first?.headers['x-frame-sequence']), sequence, 'the frame published before it connected');
+      source.push(jpeg);
+      const parts = await late.waitForParts(2, HANG_MS);
+      assert.equal(Number(parts[1]?.headers['x-frame-sequence']), sequence + 1, 'then the next one');
+    } finally {
+      late.close();
+    }
   } finally {
-    viewer.close();
+    await own.server.stop();
   }
 });
 
 test('ffprobe and ffmpeg decode the stream', { skip: requireTool('ffprobe', 'ffmpeg') }, async () => {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', `${url}/stream`], { timeout: 15_000 });
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', `${url}/stream`], { timeout: HANG_MS });
   const probed = JSON.parse(stdout) as { streams: { codec_name: string; width: number; height: number }[] };
   assert.deepEqual(probed.streams[0], { codec_name: 'mjpeg', width: 320, height: 240 });
   // Decode 20 frames for real; any corrupt part makes ffmpeg report an error.
-  const decoded = await run('ffmpeg', ['-v', 'error', '-i', `${url}/stream`, '-frames:v', '20', '-f', 'null', '-'], { timeout: 15_000 });
+  const decoded = await run('ffmpeg', ['-v', 'error', '-i', `${url}/stream`, '-frames:v', '20', '-f', 'null', '-'], { timeout: HANG_MS });
   assert.equal(decoded.stderr.trim(), '');
 });
 
@@ -103,7 +144,7 @@ test('an HTTP/1.0 client gets an HTTP/1.0 stream', async () => {
   try {
     const { statusLine } = await viewer.head;
     assert.equal(statusLine, 'HTTP/1.0 200 OK');
-    const parts = await viewer.waitForParts(3);
+    const parts = await viewer.waitForParts(3, HANG_MS);
     assert.ok(parts.every((part) => isWholeJpeg(part.jpeg)));
   } finally {
     viewer.close();
@@ -124,7 +165,7 @@ test('/healthz answers ok and unknown paths get a JSON 404 naming the endpoints'
 test('a malformed request gets a 400 and the stream goes on for others', async () => {
   const viewer = connectMjpeg(url);
   try {
-    await viewer.waitForParts(2);
+    await viewer.waitForParts(2, HANG_MS);
     const answer = await new Promise<string>((resolve) => {
       const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
       let text = '';
@@ -134,7 +175,7 @@ test('a malformed request gets a 400 and the stream goes on for others', async (
     });
     assert.match(answer, /^HTTP\/1\.1 400/);
     const before = viewer.parts.length;
-    await viewer.waitForParts(before + 3);
+    await viewer.waitForParts(before + 3, HANG_MS);
   } finally {
     viewer.close();
   }
