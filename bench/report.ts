@@ -7,6 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { compareSection } from './report-compare.js';
+import { dashboardSection } from './report-dashboard.js';
+import type { DashboardRow } from './dashboard.js';
 import { slowViewersSection, type SlowRunInfo, type SlowScenarioFigures } from './report-slow.js';
 import { costTable, deliveryTable } from './report-tables.js';
 import { targetsTable } from './report-targets.js';
@@ -24,6 +26,8 @@ export interface DocInput {
   raw: readonly Row[];
   compare: readonly Row[];
   slow: { rows: readonly SlowScenarioFigures[]; run: SlowRunInfo } | undefined;
+  /** Time from opening the dashboard of twelve cameras to every card's first picture. */
+  dashboard: readonly DashboardRow[];
   /** What did not run, and why (e.g. no --workers in this build). */
   notes: readonly string[];
   /** Path of the chart relative to docs/, when one was written. */
@@ -69,8 +73,8 @@ ${machineDescription()}
 - Command: \`${input.command}\`
 - Each scenario: ${WARMUP_SECONDS} s warm-up, then ${input.seconds} s measured; viewers on loopback (127.0.0.1), in load
   generator processes of at most 100 viewers each (bench/load.ts), on the same ${cores}-core machine as the server.
-- Reproduce: \`npm install && npm run bench\` (all parts, about 6 minutes), or one part:
-  \`npm run bench -- --parts scenarios|raw|compare|slow [--seconds 10] [--viewers 1,10,50,100,200,300]\`
+- Reproduce: \`npm install && npm run bench\` (all parts, about 7 minutes), or one part:
+  \`npm run bench -- --parts scenarios|raw|compare|slow|dashboard [--seconds 10] [--viewers 1,10,50,100,200,300]\`
   (\`node dist/bench/run.js --help\` lists every flag). Run it on an otherwise idle machine:
   the load generators share its cores with the server.
 ${notes === '' ? '' : `\n${notes}\n`}`,
@@ -104,6 +108,7 @@ ${costTable(input.raw)}
 `,
     input.compare.length === 0 ? '' : compareSection(input.compare, input.seconds),
     input.slow === undefined ? '' : slowViewersSection(input.slow.rows, input.slow.run, 'synthetic:1920x1080@60'),
+    input.dashboard.length === 0 ? '' : dashboardSection(input.dashboard),
     ...input.included.map((report) => included(report.title, report.path)),
     howToRead(cores),
   ];

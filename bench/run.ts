@@ -7,7 +7,8 @@
  *   and 720p30 to 10 viewers;
  * - raw: the raw loopback writer (bench/baselines/raw-writer.ts), paced and saturated;
  * - compare: camstream beside the naive baseline and npm mjpeg-server (compare.ts);
- * - slow: the slow-viewer mixes (slow-scenarios.ts).
+ * - slow: the slow-viewer mixes (slow-scenarios.ts);
+ * - dashboard: headless Chromium opening the dashboard of twelve cameras, time to every card's first picture (dashboard.ts).
  *
  * Flags: USAGE below (`--help`). An empty list ('') skips that series. The pool micro-benchmarks and the soak run
  * have their own scripts; their reports (docs/benchmarks/pool.md, soak.md) are
@@ -18,17 +19,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chartSvg, type ChartSeries } from './chart.js';
 import { runComparison } from './compare.js';
+import { DASHBOARD_SETS, runDashboard, type DashboardRow } from './dashboard.js';
 import { killOnInterrupt } from './interrupt.js';
 import { benchmarksDoc, type DocInput } from './report.js';
 import { costTable, deliveryTable } from './report-tables.js';
 import { runSeries, type Row, type SeriesContext } from './series.js';
 import { camstream, camstreamHasWorkers, rawWriter } from './servers.js';
 import { slowViewersTable } from './report-slow.js';
+import { dashboardTable } from './report-dashboard.js';
 import { runSlowScenarios, SHAPING, SLOW_KINDS } from './slow-scenarios.js';
 
-const PARTS = ['scenarios', 'raw', 'compare', 'slow'] as const;
+const PARTS = ['scenarios', 'raw', 'compare', 'slow', 'dashboard'] as const;
 const USAGE = `node dist/bench/run.js (npm run bench -- ...)
-  --parts scenarios,raw,compare,slow   which parts to run (default all)
+  --parts scenarios,raw,compare,slow,dashboard   which parts to run (default all)
   --seconds 10                          measured window per scenario
   --viewers 1,10,50,100,200,300         camstream 1080p60, one event loop
   --workers-viewers 200,300             camstream 1080p60 with --workers 1
@@ -38,6 +41,7 @@ const USAGE = `node dist/bench/run.js (npm run bench -- ...)
   --compare 10,50,100                   camstream, naive and mjpeg-server side by side
   --slow paced,link                     the slow-viewer mixes
   --link-queue 400ms                    the link's tbf queue
+  --dashboard-runs 5                    cold starts per camera set in the dashboard part
   --no-write                            print the tables, leave docs/ alone
 `;
 /** A generator busier than this (% of one core) may be what limits a row, not the server. */
@@ -56,6 +60,7 @@ const { values } = parseArgs({
     compare: { type: 'string', default: '10,50,100' },
     slow: { type: 'string', default: SLOW_KINDS.join(',') },
     'link-queue': { type: 'string', default: '400ms' },
+    'dashboard-runs': { type: 'string', default: '5' },
     'no-write': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -75,6 +80,8 @@ if (parts.some((part) => !(PARTS as readonly string[]).includes(part))) throw ne
 const seconds = Number(values.seconds);
 if (!(seconds > 0)) throw new Error(`--seconds: expected a positive number, got '${values.seconds}'`);
 if (!/^\d+(?:\.\d+)?(?:ms|s|us)$/.test(values['link-queue'])) throw new Error(`--link-queue: expected a time such as 400ms, got '${values['link-queue']}'`);
+const dashboardRuns = Number(values['dashboard-runs']);
+if (!Number.isInteger(dashboardRuns) || dashboardRuns < 1) throw new Error(`--dashboard-runs: expected a positive whole number, got '${values['dashboard-runs']}'`);
 const slowKinds = values.slow === '' ? [] : values.slow.split(',');
 if (slowKinds.some((kind) => !(SLOW_KINDS as readonly string[]).includes(kind))) throw new Error(`--slow: expected some of ${SLOW_KINDS.join(',')} (or ''), got '${values.slow}'`);
 
@@ -113,6 +120,17 @@ async function slow(): Promise<Awaited<ReturnType<typeof runSlowScenarios>> | un
   }
 }
 
+async function dashboard(): Promise<DashboardRow[]> {
+  try {
+    return await runDashboard(DASHBOARD_SETS, { runs: dashboardRuns, track: running, log });
+  } catch (error) {
+    notes.push(`The dashboard part failed: ${error instanceof Error ? error.message : String(error)}`);
+    log(notes.at(-1) as string);
+    process.exitCode = 1;
+    return [];
+  }
+}
+
 /** One line per server: camstream's own scenarios (one loop, and with workers), the baselines, the paced raw writer. */
 function chartSeries(input: DocInput): ChartSeries[] {
   const all = [...input.scenarios.filter((row) => row.source === '1080p60'), ...input.compare.filter((row) => row.server !== 'camstream'), ...input.raw.filter((row) => row.server === 'raw paced')];
@@ -132,6 +150,7 @@ async function main(): Promise<void> {
     raw: parts.includes('raw') ? await raw() : [],
     compare: parts.includes('compare') ? await runComparison(counts('compare', values.compare), context) : [],
     slow: parts.includes('slow') && slowKinds.length > 0 ? await slow() : undefined,
+    dashboard: parts.includes('dashboard') ? await dashboard() : [],
     notes,
     chart: undefined,
     included: [
@@ -146,6 +165,7 @@ async function main(): Promise<void> {
   }
   if (loopback.length > 0) process.stdout.write(`${deliveryTable(loopback)}\n\n${costTable(loopback)}\n\n`);
   if (input.slow !== undefined && input.slow.rows.length > 0) process.stdout.write(`${slowViewersTable(input.slow.rows)}\n\n`);
+  if (input.dashboard.length > 0) process.stdout.write(`${dashboardTable(input.dashboard)}\n\n`);
   if (values['no-write']) return;
   const series = chartSeries(input);
   if (series.length > 0) {
