@@ -7,12 +7,16 @@ import { decodeFrameMessage, type FrameMessage } from '../src/http/ws-message.js
 import { VERSION, type Camstream } from '../src/index.js';
 import { cameraStats, waitForCamera } from './helpers/cameras.js';
 import { connectMjpeg, isWholeJpeg, type MjpegClient } from './helpers/mjpeg-client.js';
-import { eventually, sleep, startServer } from './helpers/server.js';
+import { eventually, HANG_MS, startServer } from './helpers/server.js';
 
 let server: Camstream;
 let url: string;
+const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+/** Before the server started: every frame of it was captured after this. */
+let startedMicros: number;
 
 before(async () => {
+  startedMicros = nowMicros();
   const small = (id: string) => ({ id, source: 'synthetic:160x120@15' });
   ({ server, url } = await startServer({ cameras: [small('a'), small('b'), small('c'), { id: 'big', source: 'synthetic:640x480@30' }] }));
 });
@@ -24,8 +28,6 @@ interface Client {
   frames: (FrameMessage & { receivedMicros: number })[];
   closed: Promise<{ code: number; reason: string }>;
 }
-
-const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
 /** A ws client that decodes every message; resolves once open. */
 async function connect(path: string, userAgent: string, base = url): Promise<Client> {
@@ -70,7 +72,8 @@ test('one connection carries the cameras it subscribes to, as viewers of each', 
     await eventually(() => sequencesOf(client, 'a').length >= 10 && sequencesOf(client, 'b').length >= 10, 'frames of both cameras arrive');
     for (const frame of client.frames) {
       assert.ok(frame.cameraId === 'a' || frame.cameraId === 'b', `a frame of camera '${frame.cameraId}'`);
-      assert.ok(Math.abs(frame.receivedMicros - frame.captureMicros) < 1_000_000, `captured ${(frame.receivedMicros - frame.captureMicros) / 1000} ms before it arrived`);
+      // Capture time in µs of the wall clock: after the server started, before it arrived.
+      assert.ok(frame.captureMicros >= startedMicros && frame.captureMicros <= frame.receivedMicros, `captured at ${frame.captureMicros} µs; server started at ${startedMicros}, frame arrived at ${frame.receivedMicros}`);
       assert.ok(isWholeJpeg(frame.jpeg), `frame ${frame.sequence} of ${frame.cameraId} is a whole JPEG`);
     }
     for (const id of ['a', 'b']) {
@@ -82,10 +85,13 @@ test('one connection carries the cameras it subscribes to, as viewers of each', 
     client.ws.send(JSON.stringify({ type: 'unsubscribe', cameras: ['b'] }));
     await waitForCamera(url, 'b', (camera) => camera.viewers === 0);
     assert.equal((await cameraStats(url, 'b')).viewers, 0, "b's viewer is gone");
-    await sleep(200);
+    // Messages on one connection arrive in order: once a frame of a captured after
+    // b's viewer was gone has arrived, so has every frame of b sent before.
+    const aNewest = (await cameraStats(url, 'a')).latestFrame?.sequence as number;
+    await eventually(() => (sequencesOf(client, 'a').at(-1) as number) > aNewest, `a frame of a after ${aNewest} arrives`);
     const [aBefore, bBefore] = [sequencesOf(client, 'a').length, sequencesOf(client, 'b').length];
-    await sleep(1000);
-    assert.ok(sequencesOf(client, 'a').length >= aBefore + 8, 'a continues');
+    // A second of a's frames later (15 at 15 fps), still nothing more of b.
+    await eventually(() => sequencesOf(client, 'a').length >= aBefore + 15, 'a continues');
     assert.equal(sequencesOf(client, 'b').length, bBefore, 'no frame of b after unsubscribing');
   } finally {
     client.ws.terminate();
@@ -95,11 +101,15 @@ test('one connection carries the cameras it subscribes to, as viewers of each', 
 test('the query string subscribes and limits the rate; bad queries are refused before the upgrade', async () => {
   const client = await connect('/ws?cameras=a&fps=5', 'ws-test-2');
   try {
-    await eventually(() => client.frames.length > 0, 'a first frame');
-    const first = client.frames.length;
-    await sleep(2000);
-    const rate = (client.frames.length - first) / 2;
-    assert.ok(rate >= 3.5 && rate <= 6.5, `${rate} fps for fps=5`);
+    await eventually(() => client.frames.length >= 8, () => `eight frames; got ${client.frames.length}`);
+    // By the camera's clock: at most one frame per 200 ms of capture time (the
+    // gate holds at most two frames' credit), about every third of the 15 fps
+    // camera's frames (fewer on a busy machine whose camera skips ticks, never more).
+    const frames = client.frames.slice(0, 8);
+    const spanMs = ((frames.at(-1) as Client['frames'][number]).captureMicros - (frames[0] as Client['frames'][number]).captureMicros) / 1000;
+    const steps = (frames.at(-1) as Client['frames'][number]).sequence - (frames[0] as Client['frames'][number]).sequence;
+    assert.ok(spanMs >= 6 * 200 * 0.95, `8 frames captured over ${spanMs.toFixed(0)} ms with fps=5`);
+    assert.ok(steps <= 7 * 4, `8 frames span ${steps} of the camera's frames with fps=5 of 15: ${frames.map((frame) => frame.sequence).join(',')}`);
     const viewer = (await cameraStats(url, 'a')).viewerList.find((each) => each.userAgent === 'ws-test-2');
     assert.equal(viewer?.maxFps, 5);
     assert.equal(viewer?.drops.adapted, 0, 'the requested rate is not counted as adapted drops');
@@ -124,7 +134,7 @@ test('a client that stops reading holds a bounded number of frames and slows nob
   };
   server.http.server.on('upgrade', capture);
   const mjpeg = connectMjpeg(url, '/cam/big/stream');
-  await mjpeg.waitForParts(5, 15_000);
+  await mjpeg.waitForParts(5, HANG_MS);
   const stalled = await connect('/ws?cameras=big', 'ws-stalled');
   server.http.server.off('upgrade', capture);
   // Stops reading: the kernel buffers fill, then the server's sends stop completing.
@@ -139,14 +149,14 @@ test('a client that stops reading holds a bounded number of frames and slows nob
     maxBuffered = Math.max(maxBuffered, serverSocket.writableLength);
   }, 50);
   try {
-    await sleep(1500);
-    const early = (await cameraStats(url, 'big')).viewerList.find((viewer) => viewer.userAgent === 'ws-stalled');
-    await sleep(2500);
-    const stats = await cameraStats(url, 'big');
+    // Backed up (the server replaces the frames it cannot send), and then for 30
+    // more replaced frames (two seconds of the camera's clock at least).
+    const early = (await waitForCamera(url, 'big', (camera) => (camera.viewerList.find((viewer) => viewer.userAgent === 'ws-stalled')?.drops.replaced ?? 0) > 0)).viewerList.find((viewer) => viewer.userAgent === 'ws-stalled');
+    assert.ok(early !== undefined, 'the stalled connection is a viewer of big');
+    const stats = await waitForCamera(url, 'big', (camera) => (camera.viewerList.find((viewer) => viewer.userAgent === 'ws-stalled')?.drops.replaced ?? 0) >= early.drops.replaced + 30);
     maxFrameBytes = stats.latestFrame?.bytes ?? 0;
     const late = stats.viewerList.find((viewer) => viewer.userAgent === 'ws-stalled');
-    assert.ok(early !== undefined && late !== undefined, 'the stalled connection is a viewer of big');
-    assert.ok(late.drops.replaced > early.drops.replaced && early.drops.replaced > 0, `replaced drops rise: ${early.drops.replaced} → ${late.drops.replaced}`);
+    assert.ok(late !== undefined, 'the stalled connection is still a viewer of big');
     assert.ok(late.queued <= 1, `${late.queued} frames queued`);
     assert.ok(maxInUse <= 6, `pool inUse reached ${maxInUse}`);
     // ws's buffer is the socket's: one message in flight at most (frame sizes vary a little, hence 2x).
@@ -166,7 +176,7 @@ test('a malformed message closes only its own connection', async () => {
   const watcher = await connect('/ws?cameras=a', 'ws-watcher');
   const mjpeg = connectMjpeg(url, '/cam/a/stream');
   try {
-    await mjpeg.waitForParts(2, 10_000);
+    await mjpeg.waitForParts(2, HANG_MS);
     const cases: [string | Buffer, number, RegExp][] = [
       ['hello', 1008, /not JSON/],
       ['{"type":"subscribe","cameras":"a"}', 1008, /cameras must be an array/],
@@ -188,8 +198,9 @@ test('a malformed message closes only its own connection', async () => {
     assert.equal(partial.ws.readyState, WebSocket.OPEN);
     partial.ws.terminate();
     assert.equal((await cameraStats(url, 'a')).viewerList.filter((viewer) => viewer.userAgent === 'ws-malformed').length, 0, 'closed connections left no viewers');
-    // The bystanders have watched all along; a little longer so a gap would show.
-    await sleep(1000);
+    // The bystanders have watched all along; ten frames longer so a gap would show.
+    const [watched, read] = [sequencesOf(watcher, 'a').length, mjpeg.parts.length];
+    await eventually(() => sequencesOf(watcher, 'a').length >= watched + 10 && mjpeg.parts.length >= read + 10, 'the bystanders get ten more frames');
     assertNoGaps(sequencesOf(watcher, 'a'), 'the other WebSocket client');
     assertNoGaps(mjpegSequences(mjpeg), 'the MJPEG viewer');
   } finally {
@@ -198,15 +209,16 @@ test('a malformed message closes only its own connection', async () => {
   }
 });
 
-// The timeout turns a shutdown that hangs on an upgraded socket into a failure.
-test('stopping the server closes WebSocket connections with 1001, promptly', { timeout: 15_000 }, async () => {
+test('stopping the server closes WebSocket connections with 1001, promptly', async () => {
   const own = await startServer({ cameras: [{ id: 'a', source: 'synthetic:160x120@15' }] });
   const watching = await connect('/ws?cameras=a', 'ws-shutdown', own.url);
   const idle = await connect('/ws', 'ws-shutdown-idle', own.url);
   await eventually(() => watching.frames.length > 0, 'a first frame');
-  const started = performance.now();
-  await own.server.stop();
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed < 2000, `stop took ${elapsed.toFixed(0)} ms`);
+  // A shutdown that waits for upgraded sockets to go away by themselves never
+  // ends: that fails here, naming it, instead of hanging the run.
+  let stopped = false;
+  void own.server.stop().then(() => (stopped = true));
+  await eventually(() => stopped, 'server.stop() resolves with two WebSocket connections open');
+  // Closed by the server's close handshake, not torn down by a fallback timer (1006).
   for (const client of [watching, idle]) assert.deepEqual(await client.closed, { code: 1001, reason: 'server shutting down' });
 });
