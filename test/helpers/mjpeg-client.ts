@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { HANG_MS, WaitTimeoutError } from './server.js';
 
 /** One multipart part as a client received it. */
 export interface ReceivedPart {
@@ -12,7 +13,10 @@ export interface MjpegClient {
   /** The response's status line and header fields (lower-case names). */
   readonly head: Promise<{ statusLine: string; headers: Record<string, string> }>;
   readonly parts: ReceivedPart[];
-  /** Resolves once `count` parts have arrived (rejects after `timeoutMs`). */
+  /**
+   * Resolves once `count` parts have arrived; rejects when the stream fails, or with a
+   * WaitTimeoutError after `timeoutMs` (default HANG_MS: only a hang gets there).
+   */
   waitForParts(count: number, timeoutMs?: number): Promise<ReceivedPart[]>;
   readonly socket: net.Socket;
   close(): void;
@@ -38,8 +42,11 @@ export function connectMjpeg(url: string, path = '/stream', requestLine?: string
   });
   head.catch(() => {});
   let headDone = false;
-  const waiters: { count: number; resolve: (parts: ReceivedPart[]) => void }[] = [];
+  const waiters: { count: number; resolve: (parts: ReceivedPart[]) => void; reject: (error: Error) => void }[] = [];
   let failure: Error | undefined;
+  let ended = false;
+  /** Why no more parts will come: the stream failed, or the connection closed. */
+  const endReason = (): Error => failure ?? new Error(`the stream ended after ${parts.length} parts`);
 
   const fail = (error: Error): void => {
     failure ??= error;
@@ -94,21 +101,31 @@ export function connectMjpeg(url: string, path = '/stream', requestLine?: string
     parse();
   });
   socket.on('error', (error) => fail(error));
+  // No more parts will come: a waiter fails now rather than at its timeout.
+  socket.on('close', () => {
+    ended = true;
+    for (const waiter of waiters.splice(0)) waiter.reject(endReason());
+  });
 
   return {
     head,
     parts,
     socket,
-    waitForParts(count: number, timeoutMs = 10_000): Promise<ReceivedPart[]> {
+    waitForParts(count: number, timeoutMs = HANG_MS): Promise<ReceivedPart[]> {
       if (failure) return Promise.reject(failure);
       if (parts.length >= count) return Promise.resolve(parts);
+      if (ended) return Promise.reject(endReason());
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(failure ?? new Error(`only ${parts.length} of ${count} parts after ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(() => reject(failure ?? new WaitTimeoutError(`${count} parts arrived (only ${parts.length} did)`, timeoutMs)), timeoutMs);
         waiters.push({
           count,
           resolve: (value) => {
             clearTimeout(timer);
             resolve(value);
+          },
+          reject: (error) => {
+            clearTimeout(timer);
+            reject(error);
           },
         });
       });
