@@ -8,14 +8,16 @@ import { after, test } from 'node:test';
 import { Authenticator } from '../src/index.js';
 import { resolveSettings } from '../src/cli/args.js';
 import { loadConfigFile } from '../src/cli/config.js';
+import { HANG_MS } from './helpers/server.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'camstream-cli-security-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Runs the CLI to its end; only a hang reaches the timeout (and then `status` is null and `stderr` says so). */
 function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 15_000, env: { PATH: process.env.PATH, ...options.env }, input: options.input });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: HANG_MS, env: { PATH: process.env.PATH, ...options.env }, input: options.input });
+  return { status: result.status, stdout: result.stdout, stderr: result.error === undefined ? result.stderr : `${result.stderr}\n(${result.error.message})` };
 }
 
 test('--hash-password prints a hash that accepts that password and no other', async () => {
