@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { readJpegSize } from '../src/index.js';
 import { connectMjpeg, isWholeJpeg } from './helpers/mjpeg-client.js';
-import { eventually } from './helpers/server.js';
+import { eventually, HANG_MS, WaitTimeoutError } from './helpers/server.js';
 
 /**
  * Each example in examples/ is documentation that must keep working: run it as
@@ -40,9 +40,9 @@ async function withExample(name: string, check: (example: RunningExample) => Pro
     }, () => `${name} prints 'listening <url>'; stdout: ${lines.join('\n')}; stderr: ${stderr}`, { stepMs: 20 });
     assert.ok(url !== '', `${name} printed no 'listening <url>' line; stdout: ${lines.join('\n')}; stderr: ${stderr}`);
     await check({ url: url.replace(/\/$/, ''), lines, child });
-    // It stops cleanly on SIGTERM: exits by itself, with status 0.
+    // It stops cleanly on SIGTERM: exits by itself, with status 0 (only a hang reaches the ceiling).
     child.kill('SIGTERM');
-    const [code, signal] = await within(exited, 5000, `${name} did not exit within 5 s of SIGTERM`);
+    const [code, signal] = await within(exited, HANG_MS, `${name} exits after SIGTERM`);
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, `stderr: ${stderr}`);
   } finally {
     await stopByPid(child, exited);
@@ -54,16 +54,17 @@ async function stopByPid(child: ChildProcess, exited: Promise<unknown>): Promise
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   process.kill(child.pid, 'SIGTERM');
   try {
-    await within(exited, 5000, 'still running');
+    await within(exited, 5000, 'it exits after SIGTERM');
   } catch {
     process.kill(child.pid, 'SIGKILL');
     await exited;
   }
 }
 
-function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+/** `promise`, or a WaitTimeoutError naming `what` after `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new WaitTimeoutError(what, ms)), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -71,7 +72,7 @@ function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T>
 async function checkCamstream(base: string, path: string): Promise<Buffer> {
   const viewer = connectMjpeg(base, `${path}/stream`);
   try {
-    const [part] = await viewer.waitForParts(1, 10_000);
+    const [part] = await viewer.waitForParts(1);
     assert.ok(part !== undefined && isWholeJpeg(part.jpeg), 'a stream part is a whole JPEG');
   } finally {
     viewer.close();
@@ -101,7 +102,7 @@ test('node-http: camstream at the root of a plain node:http server, the host\'s 
     await checkCamstream(url, '');
     const socket = new WebSocket(`${url.replace('http', 'ws')}/ws`);
     try {
-      const [message] = (await within(once(socket, 'message'), 5000, 'no hello on /ws')) as [Buffer];
+      const [message] = (await within(once(socket, 'message'), HANG_MS, 'a hello on /ws')) as [Buffer];
       assert.deepEqual(JSON.parse(message.toString()).cameras, [{ id: 'default', nominalFps: 15 }]);
     } finally {
       socket.terminate();
@@ -131,7 +132,7 @@ test('fastify: camstream under /cams of a fastify app via registerCamstream, the
 test('events: a viewer joining and leaving, and the source starting, print their lines', async () => {
   await withExample('events', async ({ url, lines }) => {
     const viewer = connectMjpeg(url);
-    await viewer.waitForParts(1, 10_000);
+    await viewer.waitForParts(1);
     const remote = `127.0.0.1:${viewer.socket.localPort}`;
     const joined = new RegExp(`^viewer-joined camera=default viewer=(\\d+) remote=${remote} agent=camstream-test$`);
     await eventually(() => lines.some((line) => joined.test(line)), () => `a viewer-joined line; lines:\n${lines.join('\n')}`, { stepMs: 10 });
