@@ -5,7 +5,7 @@ import { BOUNDARY, type Camstream } from '../src/index.js';
 import { browserQuirks, engineOf } from '../src/http/browser-quirks.js';
 import { encodeJpeg } from './helpers/jpeg-samples.js';
 import { PushSource } from './helpers/push-source.js';
-import { sleep, startServer } from './helpers/server.js';
+import { eventually, startServer } from './helpers/server.js';
 
 const UA = {
   chrome: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36',
@@ -34,16 +34,39 @@ test('the engine, and so the quirks, come from the User-Agent; the query overrid
   assert.deepEqual(browserQuirks(UA.chrome, { advanceHeaders: false, dualFinalFrames: true }), { advanceHeaders: false, dualFinalFrames: true });
 });
 
-/** Everything a raw client receives from `path` (as `userAgent`) within `ms`. */
-async function receive(url: string, path: string, userAgent: string | undefined, ms: number): Promise<string> {
+/** A raw client of `path` (as `userAgent`): what it received so far, as latin1 text. */
+interface RawClient {
+  text(): string;
+  /** Waits until `done(text)` holds (only a hang reaches the ceiling); returns the text then. */
+  until(done: (text: string) => boolean, what: string): Promise<string>;
+  close(): void;
+}
+
+function open(url: string, path: string, userAgent: string | undefined): RawClient {
   const { hostname, port } = new URL(url);
   const socket = net.connect(Number(port), hostname);
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${userAgent === undefined ? '' : `User-Agent: ${userAgent}\r\n`}\r\n`);
-  await sleep(ms);
-  socket.destroy();
-  return Buffer.concat(chunks).toString('latin1');
+  const text = (): string => Buffer.concat(chunks).toString('latin1');
+  return {
+    text,
+    async until(done, what) {
+      await eventually(() => done(text()), () => `${userAgent ?? 'no User-Agent'} ${path}: ${what}; received ${JSON.stringify(text().slice(-300))}`, { stepMs: 5 });
+      return text();
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+/** How many whole JPEGs (FF D8 … FF D9; entropy-coded data never holds FF D9) `text` holds. */
+function jpegCount(text: string): number {
+  return text.split('\xff\xd9').length - 1;
+}
+
+/** The X-Frame-Sequence values of a response's parts, in order. */
+function sequences(response: string): string[] {
+  return parts(response).flatMap((part) => part.headers.filter((line) => line.startsWith('X-Frame-Sequence')));
 }
 
 /** The parts of a stream body: [headers, body] per part, split at the boundary lines. */
@@ -69,17 +92,28 @@ describe('the stream a browser gets', () => {
   after(() => server.stop());
 
   test('Chromium: each JPEG is followed by the boundary and the next part\'s header, so it shows at once', async () => {
-    const pushing = setInterval(() => source.push(frames[1] as Buffer), 50);
-    const response = await receive(url, '/stream', UA.chrome, 400).finally(() => clearInterval(pushing));
+    const client = open(url, '/stream', UA.chrome);
+    let response: string;
+    try {
+      // The latest frame at once, then four more, each pushed once the previous one arrived.
+      await client.until((text) => jpegCount(text) >= 1, 'the latest frame');
+      for (let i = 2; i <= 5; i++) {
+        source.push(frames[1] as Buffer);
+        await client.until((text) => jpegCount(text) >= i, `frame ${i}`);
+      }
+      // Then the stream rests: the newest frame's own part is complete once the next header is there.
+      response = await client.until((text) => text.endsWith(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n`), 'the next part\'s header after the newest frame');
+    } finally {
+      client.close();
+    }
     const received = parts(response);
-    assert.ok(received.length >= 4, `${received.length} parts`);
+    assert.equal(received.length, 6, `${received.length} parts: five frames and the next one's header`);
     // The response head already opens the first part, header included.
     assert.ok(response.includes(`\r\n\r\n--${BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8`), 'first part header in the head');
     for (const part of received.slice(0, -1)) {
       assert.deepEqual(part.headers, ['Content-Type: image/jpeg'], 'an advance header knows no length or timestamp yet');
       assert.ok(part.body.startsWith('\xff\xd8') && part.body.endsWith('\xff\xd9\r\n'), 'a whole JPEG, then the line break before the boundary');
     }
-    // The newest frame's own part is complete: the next header is already there.
     assert.ok(response.endsWith(`\xff\xd9\r\n--${BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n`), 'the stream rests on the next part\'s header');
   });
 
@@ -89,8 +123,16 @@ describe('the stream a browser gets', () => {
       ['/stream', UA.ffmpeg],
       ['/stream?advance_headers=0', UA.chrome],
     ] as const) {
-      const received = parts(await receive(url, path, agent, 150));
-      assert.ok(received.length >= 1, `${agent}: a part`);
+      const client = open(url, path, agent);
+      let response: string;
+      try {
+        // The latest frame, and the boundary that closes its part.
+        response = await client.until((text) => jpegCount(text) >= 1 && parts(text).length >= 2, 'a whole part');
+      } finally {
+        client.close();
+      }
+      const received = parts(response);
+      assert.ok(received.length >= 2, `${agent}: a part`);
       for (const part of received.slice(0, -1)) {
         const length = part.headers.find((line) => line.startsWith('Content-Length: '));
         assert.ok(length !== undefined, `${agent} ${path}: Content-Length in ${part.headers.join(' | ')}`);
@@ -101,8 +143,14 @@ describe('the stream a browser gets', () => {
   });
 
   test('?advance_headers=1 for any client; a bad value is a 400 naming the parameter', async () => {
-    const forced = await receive(url, '/stream?advance_headers=1', UA.ffmpeg, 150);
-    assert.ok(forced.includes(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8`));
+    const client = open(url, '/stream?advance_headers=1', UA.ffmpeg);
+    let forced: string;
+    try {
+      forced = await client.until((text) => jpegCount(text) >= 1, 'the latest frame');
+    } finally {
+      client.close();
+    }
+    assert.ok(forced.includes(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8`), 'the part\'s header came ahead of its JPEG, without a length');
     const bad = await fetch(`${url}/stream?advance_headers=maybe`);
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { message: string }).message, /advance_headers=maybe.*1 or 0/);
@@ -110,25 +158,33 @@ describe('the stream a browser gets', () => {
 
   test('WebKit (dual final frames): when the stream pauses, the last frame is sent once more; others get it once', async () => {
     source.push(frames[0] as Buffer);
-    // A push source has no nominal rate, and its measured one is low after the pushes
-    // stopped: the pause counts after at most 2 s.
-    const window = 2600;
-    const pending = [receive(url, '/stream', UA.safari, window), receive(url, '/stream', UA.firefox, window), receive(url, '/stream?dual_final_frames=1', UA.ffmpeg, window)];
-    await sleep(100);
-    source.push(frames[1] as Buffer); // then nothing: a pause
-    const [safari, firefox, forced] = await Promise.all(pending);
-    const sequences = (response: string): string[] => parts(response).flatMap((part) => part.headers.filter((line) => line.startsWith('X-Frame-Sequence')));
-    for (const [name, response] of [
-      ['safari', safari],
-      ['dual_final_frames=1', forced],
-    ] as const) {
-      const seen = sequences(response as string);
-      assert.equal(seen.length, 3, `${name}: the latest, the new one, the new one again: ${seen.join(', ')}`);
-      assert.equal(seen[1], seen[2], `${name}: the final frame twice`);
+    const safari = open(url, '/stream', UA.safari);
+    const firefox = open(url, '/stream', UA.firefox);
+    const forced = open(url, '/stream?dual_final_frames=1', UA.ffmpeg);
+    const clients = [safari, firefox, forced];
+    try {
+      await Promise.all(clients.map((client) => client.until((text) => sequences(text).length >= 1, 'the latest frame')));
+      // A push source has no nominal rate, and its measured one is low after the pushes
+      // stopped: the pause counts after at most 2 s.
+      source.push(frames[1] as Buffer); // then nothing: a pause
+      for (const [name, client] of [
+        ['safari', safari],
+        ['dual_final_frames=1', forced],
+      ] as const) {
+        const seen = sequences(await client.until((text) => sequences(text).length >= 3, 'the new frame, then it again at the pause'));
+        assert.equal(seen.length, 3, `${name}: the latest, the new one, the new one again: ${seen.join(', ')}`);
+        assert.notEqual(seen[0], seen[1], `${name}: ${seen.join(', ')}`);
+        assert.equal(seen[1], seen[2], `${name}: the final frame twice`);
+      }
+      // The pause has come (the others got the repeat). A newer frame is the witness for
+      // Firefox: what it got before that, on the same connection, is all it got for the pause.
+      source.push(frames[0] as Buffer);
+      const once = sequences(await firefox.until((text) => sequences(text).length >= 3, 'the newer frame after the pause'));
+      assert.equal(new Set(once).size, once.length, `firefox: each frame once: ${once.join(', ')}`);
+      assert.equal(once.length, 3, `firefox: the latest, the new one, the newer one: ${once.join(', ')}`);
+    } finally {
+      for (const client of clients) client.close();
     }
-    const once = sequences(firefox as string);
-    assert.equal(once.length, 2, `firefox: each frame once: ${once.join(', ')}`);
-    assert.notEqual(once[0], once[1]);
   });
 });
 
@@ -144,14 +200,25 @@ describe('dual final frames with drop-same-frames', () => {
   test('the first unchanged frame (the picture stopped) sends the last one again at once', async () => {
     const still = await encodeJpeg({ width: 64, height: 48, seed: 90 });
     source.push(await encodeJpeg({ width: 64, height: 48, seed: 30 }));
-    const pending = receive(url, '/stream', UA.safari, 400);
-    await sleep(100);
-    source.push(still);
-    await sleep(30);
-    source.push(still); // unchanged: skipped, and the pause begins now (well before 2.5 intervals of a timer)
-    const sequences = parts(await pending).flatMap((part) => part.headers.filter((line) => line.startsWith('X-Frame-Sequence')));
-    assert.equal(sequences.length, 3, sequences.join(', '));
-    assert.equal(sequences[1], sequences[2]);
+    const camera = server.cameras[0] as (typeof server.cameras)[number];
+    const viewer = (): { framesSent: number; bytesInFlight: number } | undefined => camera.stats().viewerList[0];
+    const client = open(url, '/stream', UA.safari);
+    try {
+      await client.until((text) => sequences(text).length >= 1, 'the latest frame');
+      source.push(still);
+      await client.until((text) => sequences(text).length >= 2, 'the still frame');
+      // Its write is done (the viewer may repeat a frame only then) …
+      await eventually(() => viewer()?.framesSent === 2 && viewer()?.bytesInFlight === 0, () => `the still frame's write done: ${JSON.stringify(viewer())}`, { stepMs: 5 });
+      // … so the unchanged frame, skipped, starts the repeat in its own publish: the
+      // pause begins now, not a timer's 2.5 intervals later.
+      source.push(still);
+      assert.ok((viewer()?.bytesInFlight ?? 0) > 0, `the repeat is being written at once: ${JSON.stringify(viewer())}`);
+      const seen = sequences(await client.until((text) => sequences(text).length >= 3, 'the still frame again'));
+      assert.equal(seen.length, 3, seen.join(', '));
+      assert.equal(seen[1], seen[2]);
+    } finally {
+      client.close();
+    }
     const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { framesUnchanged: number }[] };
     assert.equal(stats.cameras[0]?.framesUnchanged, 1);
   });
