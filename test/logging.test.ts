@@ -76,8 +76,24 @@ test('a viewer logs one connect and one disconnect line with its totals; the sou
   }
 });
 
-/** Runs the CLI until it serves, has one viewer connect and leave, stops it with SIGTERM; returns its stdout as records. */
+/**
+ * Runs the CLI until it serves, has one viewer connect and leave, stops it with SIGTERM;
+ * returns its stdout as records. (At warn it logs no URL, so it gets a port that was
+ * free a moment ago: tried again should another process have taken it.)
+ */
 async function runCli(args: string[], env: Record<string, string>): Promise<Line[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runCliOnce(args, env);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 5) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function runCliOnce(args: string[], env: Record<string, string>): Promise<Line[]> {
   const url = `http://127.0.0.1:${await freePort()}`;
   const child = spawn(process.execPath, [CLI, '--port', new URL(url).port, '--source', 'synthetic:64x48@10', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,6 +106,7 @@ async function runCli(args: string[], env: Record<string, string>): Promise<Line
   const exited = once(child, 'exit');
   try {
     await eventually(() => child.exitCode !== null || fetch(`${url}/api/stats`).then((r) => r.ok, () => false), () => `the CLI serves on ${url}; stderr:\n${stderr}`, { stepMs: 100 });
+    if (child.exitCode !== null && /already in use/.test(stderr)) throw new PortTakenError(stderr);
     assert.equal(child.exitCode, null, `the CLI exited; stderr:\n${stderr}`);
     // A real viewer, so the quiet run is silent despite connects and disconnects happening.
     const viewer = connectMjpeg(url);
