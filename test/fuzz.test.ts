@@ -7,7 +7,7 @@ import type { Camstream } from '../src/index.js';
 import { exchange, serverFault, unexpectedSuccess, type Answer } from './helpers/fuzz-answers.js';
 import { CAMERA_IDS, FPS, MAX_HEADER_BYTES, REQUEST_TIMEOUT_SECONDS, requestArbitrary, RUNS, SEED, SHRINK_LIMIT_MS, TOKEN, type FuzzRequest } from './helpers/fuzz-requests.js';
 import { connectMjpeg, type MjpegClient } from './helpers/mjpeg-client.js';
-import { startServer } from './helpers/server.js';
+import { eventually, startServer } from './helpers/server.js';
 
 /**
  * Property-based fuzzing (fast-check) of request lines, headers and query strings
@@ -125,15 +125,6 @@ function gapsIn(sequences: readonly number[]): string[] {
   return gaps;
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-}
-
 // ---------------------------------------------------------------- the tests
 
 for (const authOn of [true, false]) {
@@ -159,22 +150,26 @@ for (const authOn of [true, false]) {
       assert.equal(health.status, 200, '/healthz answers 200');
       t.diagnostic(`${f.requests} fuzz requests, ${Math.round(f.requestMs / Math.max(1, f.requests))} ms each on average`);
 
+      // The sources kept going through the fuzzing: never restarted, still live. (How many
+      // frames a second they made depends on how busy the machine was: not checked.)
+      const stats = (await (await fetch(`${f.url}/api/stats`, { headers: f.authOn ? { authorization: `Bearer ${TOKEN}` } : {} })).json()) as { cameras: { id: string; state: string; restarts: number }[] };
+      assert.deepEqual(stats.cameras.map(({ id, state, restarts }) => ({ id, state, restarts })), CAMERA_IDS.map((id) => ({ id, state: 'live', restarts: 0 })));
+
       for (const { name, client } of f.viewers) {
         const before = client.parts.length;
         // Still streaming: new frames keep coming.
-        assert.ok(await waitFor(() => client.parts.length >= before + 3, 2000), `${name}: no new frames after the fuzzing (${before} parts in all)`);
+        await eventually(() => client.parts.length >= before + 3, () => `${name} gets new frames after the fuzzing (${before} parts before, ${client.parts.length} now)`);
         const sequences = client.parts.map((part) => Number(part.headers['x-frame-sequence']));
+        // No frame lost: every frame the camera made since the viewer's first is there, in order.
         assert.deepEqual(gapsIn(sequences), [], `${name}: frames missing between these sequence numbers (of ${sequences.length})`);
         const first = client.parts[0] as (typeof client.parts)[number];
         const seconds = (performance.timeOrigin + performance.now()) / 1000 - first.receivedMicros / 1e6;
-        const expected = FPS * seconds;
-        t.diagnostic(`${name}: ${sequences.length} frames in ${seconds.toFixed(1)} s (${(sequences.length / seconds).toFixed(1)} fps), no gaps`);
-        assert.ok(sequences.length >= 0.8 * expected, `${name}: ${sequences.length} frames in ${seconds.toFixed(1)} s, expected about ${Math.round(expected)}`);
+        t.diagnostic(`${name}: ${sequences.length} frames in ${seconds.toFixed(1)} s (${(sequences.length / seconds).toFixed(1)} fps of ${FPS}), no gaps`);
       }
 
       const wsBefore = f.ws.sequences.length;
       assert.ok(!f.ws.closed, 'the WebSocket viewer is still connected');
-      assert.ok(await waitFor(() => f.ws.sequences.length >= wsBefore + 3, 2000), `the WebSocket viewer gets no new frames (${wsBefore} in all)`);
+      await eventually(() => f.ws.sequences.length >= wsBefore + 3, () => `the WebSocket viewer gets new frames (${wsBefore} before, ${f.ws.sequences.length} now)`);
       t.diagnostic(`WebSocket viewer of b: ${f.ws.sequences.length} frames, gaps: ${JSON.stringify(gapsIn(f.ws.sequences))}`);
 
       // Optional sanity bound: the server (in this process) did not balloon.

@@ -90,7 +90,9 @@ export function exchange(port: number, request: FuzzRequest): Promise<Answer> {
         bodyStart = end + 4;
         // No body: HEAD, a switch of protocols, 204 and 304 (and whatever is not HTTP).
         if (request.method === 'HEAD' || status === undefined || status === 101 || status === 204 || status === 304) return finish('answered');
-        bodyTimer = setTimeout(() => finish('answered'), BODY_WAIT_MS);
+        // A body of known length is read whole (up to BODY_LIMIT), however slowly it comes:
+        // the oracles read its error code. One without (a stream, SSE) may never end.
+        if (!Number.isInteger(Number(headerOf(head, 'content-length') ?? NaN))) bodyTimer = setTimeout(() => finish('answered'), BODY_WAIT_MS);
       }
       if (bodyDone()) finish('answered');
     };
