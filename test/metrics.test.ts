@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Camstream, CameraStats } from '../src/index.js';
+import type { Camstream, CameraStats, PoolStats } from '../src/index.js';
 import { cameraStats } from './helpers/cameras.js';
 import { encodeJpeg } from './helpers/jpeg-samples.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
 import { parseExposition, promtool, valueOf, type Sample } from './helpers/prometheus-text.js';
 import { PushSource } from './helpers/push-source.js';
-import { eventually, sleep, startServer } from './helpers/server.js';
+import { eventually, getJson, HANG_MS, sleep, startServer } from './helpers/server.js';
 import { requireTool } from './helpers/tools.js';
 
 /** The labels camstream's own series may carry: no per-viewer label, so series do not grow with viewers. */
@@ -30,32 +30,54 @@ describe('GET /metrics with one event loop', () => {
   test('reports frames, drops by reason, latency quantiles, pool and process figures', async () => {
     const viewer = connectMjpeg(url);
     let metrics: Awaited<ReturnType<typeof scrape>>;
+    let between: { cameras: CameraStats[]; pool: PoolStats };
+    let later: Awaited<ReturnType<typeof scrape>>;
     try {
-      await viewer.waitForParts(20);
+      await viewer.waitForParts(20, HANG_MS);
+      // /api/stats read between two scrapes: a counter there lies between the two
+      // scrapes' values (same figures, same units), whatever happened meanwhile.
       metrics = await scrape(url);
+      between = await getJson<{ cameras: CameraStats[]; pool: PoolStats }>(`${url}/api/stats`);
+      later = await scrape(url);
     } finally {
       viewer.close();
     }
     const { samples, contentType } = metrics;
+    const stats = between.cameras[0] as CameraStats;
     assert.match(contentType ?? '', /^text\/plain; version=0\.0\.4/);
     const camera = { camera: 'default' };
+    const bracket = (name: string, labels: Record<string, string>, value: number, scale = 1): void => {
+      const [first, second] = [valueOf(samples, name, labels) * scale, valueOf(later.samples, name, labels) * scale];
+      assert.ok(first <= value * 1.000001 + 1e-9 && value <= second * 1.000001 + 1e-9, `${name}${JSON.stringify(labels)}: /api/stats says ${value}, the scrapes before and after ${first} and ${second}`);
+    };
     const sent = valueOf(samples, 'camstream_frames_sent_total', camera);
     const captured = valueOf(samples, 'camstream_frames_captured_total', camera);
     assert.ok(sent >= 19, `frames sent ${sent} after 20 parts arrived`);
     assert.ok(sent <= captured, `sent ${sent} to one viewer, captured ${captured}`);
-    for (const reason of ['replaced', 'adapted', 'encoder_busy']) {
-      assert.ok(valueOf(samples, 'camstream_frames_dropped_total', { ...camera, reason }) >= 0, `drops for ${reason}`);
+    bracket('camstream_frames_sent_total', camera, stats.framesSent);
+    bracket('camstream_frames_captured_total', camera, stats.framesCaptured);
+    for (const reason of ['replaced', 'adapted', 'encoder_busy'] as const) {
+      bracket('camstream_frames_dropped_total', { ...camera, reason }, stats.drops[reason]);
     }
     assert.ok(valueOf(samples, 'camstream_sent_bytes_total', camera) > sent * 1000, 'bytes of JPEG parts');
+    bracket('camstream_sent_bytes_total', camera, stats.bytesSent);
 
     // Every write is one latency observation; every frame one acquisition and (after the first) one interval.
     assert.equal(valueOf(samples, 'camstream_frame_latency_seconds_count', camera), sent);
     assert.equal(valueOf(samples, 'camstream_frame_acquisition_seconds_count', camera), captured);
     assert.equal(valueOf(samples, 'camstream_frame_interval_seconds_count', camera), captured - 1);
+    // In seconds: the sums are /api/stats' milliseconds / 1000.
+    bracket('camstream_frame_latency_seconds_sum', camera, stats.latency.sumMs, 1000);
+    bracket('camstream_frame_interval_seconds_sum', camera, stats.frameInterval.sumMs, 1000);
     const latency = ['0.5', '0.95', '0.99', '1'].map((quantile) => valueOf(samples, 'camstream_frame_latency_seconds', { ...camera, quantile }));
-    assert.ok(latency.every((value, i) => Number.isFinite(value) && value > 0 && value < 1 && (i === 0 || value >= (latency[i - 1] as number))), `latency quantiles ${latency.join(', ')} s`);
+    assert.ok(latency.every((value, i) => Number.isFinite(value) && value > 0 && (i === 0 || value >= (latency[i - 1] as number))), `latency quantiles ${latency.join(', ')} s`);
+    // The quantiles in seconds too (a factor 1000 off would show; a busy moment between the reads would not).
+    const ratio = (seconds: number, ms: number | null): number => (seconds * 1000) / (ms ?? Number.NaN);
+    const latencyRatio = ratio(latency[0] as number, stats.latency.p50Ms);
+    assert.ok(latencyRatio > 0.1 && latencyRatio < 10, `median latency ${latency[0]} s, /api/stats ${stats.latency.p50Ms} ms`);
     const medianInterval = valueOf(samples, 'camstream_frame_interval_seconds', { ...camera, quantile: '0.5' });
-    assert.ok(medianInterval > 0.028 && medianInterval < 0.04, `median interval ${medianInterval} s at 30 fps`);
+    const intervalRatio = ratio(medianInterval, stats.frameInterval.p50Ms);
+    assert.ok(intervalRatio > 0.5 && intervalRatio < 2, `median interval ${medianInterval} s, /api/stats ${stats.frameInterval.p50Ms} ms`);
     assert.ok(valueOf(samples, 'camstream_frame_latency_seconds_sum', camera) > 0);
 
     assert.equal(valueOf(samples, 'camstream_source_up', camera), 1);
@@ -64,8 +86,13 @@ describe('GET /metrics with one event loop', () => {
     assert.equal(valueOf(samples, 'camstream_source_restarts_total', camera), 0);
     assert.equal(valueOf(samples, 'camstream_viewers', camera), 1);
     assert.ok(valueOf(samples, 'camstream_viewer_connections_total', camera) >= 1);
-    for (const name of ['camstream_pool_hits_total', 'camstream_pool_misses_total', 'camstream_pool_buffers_in_use', 'camstream_pool_pooled_bytes', 'camstream_pool_idle_bytes']) {
-      assert.ok(valueOf(samples, name) >= 0, name);
+    // The pool's counters are /api/stats' pool figures; of its gauges, the idle bytes are part of the pooled ones.
+    bracket('camstream_pool_hits_total', {}, between.pool.hits);
+    bracket('camstream_pool_misses_total', {}, between.pool.misses);
+    for (const scraped of [samples, later.samples]) {
+      const inUse = valueOf(scraped, 'camstream_pool_buffers_in_use');
+      assert.ok(Number.isInteger(inUse) && inUse >= 0 && inUse <= valueOf(scraped, 'camstream_pool_hits_total') + valueOf(scraped, 'camstream_pool_misses_total'), `pool buffers in use ${inUse}: never more than were acquired`);
+      assert.ok(valueOf(scraped, 'camstream_pool_idle_bytes') <= valueOf(scraped, 'camstream_pool_pooled_bytes'), 'idle bytes are part of the pooled bytes');
     }
     assert.ok(valueOf(samples, 'process_resident_memory_bytes') > 0, 'process metrics');
 
@@ -84,7 +111,7 @@ describe('GET /metrics with one event loop', () => {
   test('/api/stats gives each camera its latency percentiles', async () => {
     const viewer = connectMjpeg(url);
     try {
-      await viewer.waitForParts(10);
+      await viewer.waitForParts(10, HANG_MS);
     } finally {
       viewer.close();
     }
@@ -119,7 +146,7 @@ describe('GET /metrics with a viewer loop (--workers 1)', () => {
         source.push(jpeg);
         await sleep(10);
       }
-      await Promise.all(viewers.map((viewer) => viewer.waitForParts(20)));
+      await Promise.all(viewers.map((viewer) => viewer.waitForParts(20, HANG_MS)));
       const { samples } = await scrape(url);
       const camera = { camera: 'push' };
       const stats: CameraStats = await cameraStats(url, 'push');
