@@ -7,7 +7,7 @@ import { cameraStats, waitForCamera } from './helpers/cameras.js';
 import { encodeJpeg } from './helpers/jpeg-samples.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
 import { PushSource } from './helpers/push-source.js';
-import { eventually, getJson, sleep, startServer } from './helpers/server.js';
+import { eventually, getJson, HANG_MS, startServer } from './helpers/server.js';
 
 /** Viewer ids from loop 1 (src/http/viewer-loop.ts). */
 const LOOP_ONE_IDS = 1_000_000;
@@ -35,11 +35,13 @@ test('viewers are shared between the main thread and a viewer loop, and all get 
     const loopIds = camera.viewerList.filter((viewer) => viewer.id >= LOOP_ONE_IDS);
     assert.equal(loopIds.length, 2, `two of four viewers in the loop; ids ${camera.viewerList.map((viewer) => viewer.id).join(', ')}`);
 
+    // One frame at a time, the next once every viewer has this one: no viewer can
+    // lose a frame to a slow moment, so one lost is a bug.
     for (let i = 0; i < 30; i++) {
       source.push(jpegs[i % jpegs.length] as Buffer);
-      await sleep(10);
+      await eventually(() => viewers.every((viewer) => viewer.parts.length > i), () => `every viewer gets frame ${i + 1}; they have ${viewers.map((viewer) => viewer.parts.length).join(', ')}`, { stepMs: 5 });
     }
-    const received = await Promise.all(viewers.map((viewer) => viewer.waitForParts(30)));
+    const received = await Promise.all(viewers.map((viewer) => viewer.waitForParts(30, HANG_MS)));
     const expected = received[0]?.map((part) => part.headers['x-frame-sequence']);
     for (const parts of received) {
       assert.deepEqual(parts.map((part) => part.headers['x-frame-sequence']), expected, 'every viewer gets every frame, same sequence');
@@ -71,11 +73,12 @@ test('a stalled viewer in the loop drops frames without slowing the others', asy
     assert.ok(inLoop !== undefined && inLoop.id >= LOOP_ONE_IDS, 'the stalled viewer is served by the loop');
     const big = await encodeJpeg({ width: 1280, height: 720, seed: 9 });
     const already = first.parts.length;
+    // Each frame once the reading viewer has the one before: it never has reason to drop one.
     for (let i = 0; i < 60; i++) {
       source.push(big);
-      await sleep(15);
+      await eventually(() => first.parts.length > already + i, () => `the reading viewer gets frame ${i + 1}; it has ${first.parts.length - already}`, { stepMs: 5 });
     }
-    await first.waitForParts(already + 60);
+    await first.waitForParts(already + 60, HANG_MS);
     const stats: CameraStats = await cameraStats(url, 'push');
     const slow = stats.viewerList.find((viewer) => viewer.userAgent === 'stalled-viewer');
     assert.ok(slow !== undefined && slow.drops.total > 10, `the stalled viewer's drops are counted: ${JSON.stringify(slow?.drops)}`);
@@ -90,10 +93,20 @@ test('a stalled viewer in the loop drops frames without slowing the others', asy
 test('stop() ends the streams of the loop viewers too', async () => {
   const local = await startServer({ source: 'synthetic:160x120@30', workers: 1 });
   const viewers = [connectMjpeg(local.url), connectMjpeg(local.url)];
-  await Promise.all(viewers.map((viewer) => viewer.waitForParts(3)));
-  const ended = viewers.map((viewer) => new Promise<void>((resolve) => viewer.socket.once('close', () => resolve())));
-  await local.server.stop();
-  await Promise.all(ended);
+  let closed = 0;
+  try {
+    await Promise.all(viewers.map((viewer) => viewer.waitForParts(3, HANG_MS)));
+    const camera = await waitForCamera(local.url, 'default', (each) => each.viewers === 2);
+    assert.equal(camera.viewerList.filter((viewer) => viewer.id >= LOOP_ONE_IDS).length, 1, 'one of the two is a loop viewer');
+    for (const viewer of viewers) viewer.socket.once('close', () => closed++);
+    await local.server.stop();
+    // A loop viewer left open would keep its socket forever: fail, naming it, rather than hang.
+    await eventually(() => closed === viewers.length, () => `both streams end; ${closed} of ${viewers.length} closed`);
+    assert.equal(closed, 2);
+  } finally {
+    for (const viewer of viewers) viewer.close();
+    await local.server.stop();
+  }
 });
 
 test('workers must be a whole number 0–16', () => {
