@@ -5,7 +5,7 @@ import type { Camstream, CameraStats } from '../../src/index.js';
 import { artifactPath, chromiumMissing, collectPageErrors, launchChromium, type HeadlessChromium } from '../helpers/browser.js';
 import { waitForCamera } from '../helpers/cameras.js';
 import { connectMjpeg } from '../helpers/mjpeg-client.js';
-import { eventually, sleep, startServer } from '../helpers/server.js';
+import { eventually, getJson, HANG_MS, startServer } from '../helpers/server.js';
 
 const CAMERAS = [
   { id: 'front', source: 'synthetic:320x240@15' },
@@ -86,12 +86,12 @@ describe('the dashboard at /', () => {
         await until('every chart has two more points', async () => (await points(page, 'front')).every((count) => count >= Math.max(...before) + 2));
 
         // The outside viewer appears in the front camera's table, with its user agent.
-        await page.locator('[data-camera="front"] tbody tr', { hasText: 'outside-viewer/1.0' }).waitFor({ timeout: 5000 });
+        await page.locator('[data-camera="front"] tbody tr', { hasText: 'outside-viewer/1.0' }).waitFor({ timeout: HANG_MS });
         assert.equal(await page.locator('[data-camera="front"] [data-field="state"]').textContent(), 'live');
 
         // The failing source's state and reason are on its card.
         const broken = page.locator('[data-camera="broken"]');
-        await broken.locator('[data-field="reason"]:not([hidden])').waitFor({ timeout: 10_000 });
+        await broken.locator('[data-field="reason"]:not([hidden])').waitFor({ timeout: HANG_MS });
         assert.match((await broken.locator('[data-field="state"]').textContent()) ?? '', /^(retrying|starting|stalled)$/);
         assert.match((await broken.locator('[data-field="reason"]').textContent()) ?? '', /127\.0\.0\.1:1|refused/i);
         assert.match((await broken.locator('[data-field="fps"]').textContent()) ?? '', /^\d+\.\d$/, 'an upstream has no target rate to show');
@@ -155,40 +155,54 @@ describe('the dashboard with twelve cameras', { skip: chromiumMissing() }, () =>
     await server.stop();
   });
 
-  test('all twelve over one WebSocket: every counter advances within 5 s, each canvas shows the newest frame', async () => {
+  test('all twelve over one WebSocket: every canvas keeps advancing and catches up with its camera\'s newest frame', async () => {
     const page = await chromium.browser.newPage({ viewport: { width: 1600, height: 1000 } });
     const errors = collectPageErrors(page);
     try {
       await page.goto(`${url}/`);
-      // Frames drawn per camera, read from the page.
-      const drawn = (): Promise<{ id: string; frames: number; captureMicros: number }[]> =>
+      // Frames drawn per camera, read from the page, and the sequence number of the one on the canvas.
+      const drawn = (): Promise<{ id: string; frames: number; sequence: number }[]> =>
         page.locator('[data-camera]').evaluateAll((cards) =>
           cards.map((card) => {
             const canvas = card.querySelector('canvas');
-            return { id: card.dataset.camera, frames: Number(canvas.dataset.frames ?? 0), captureMicros: Number(canvas.dataset.captureMicros ?? 0) };
+            return { id: card.dataset.camera, frames: Number(canvas.dataset.frames ?? 0), sequence: Number(canvas.dataset.sequence ?? -1) };
           }),
         );
-      const started = Date.now();
-      await eventually(async () => (await drawn()).length === 12 && (await drawn()).every(({ frames }) => frames >= 3), async () => `every camera drew frames: ${JSON.stringify(await drawn())}`, { stepMs: 100 });
-      const firstFrames = new Map((await drawn()).map(({ id, frames }) => [id, frames]));
-      await sleep(1000);
-      for (const { id, frames } of await drawn()) assert.ok(frames > (firstFrames.get(id) ?? 0) + 5, `${id}: its counter keeps advancing (${firstFrames.get(id)} → ${frames})`);
-      assert.ok(Date.now() - started < 10_000);
+      const serverStats = async (): Promise<CameraStats[]> => (await getJson<{ cameras: CameraStats[] }>(`${url}/api/stats`)).cameras;
+      // Twelve on-demand cameras start cold at once (each renders its ring): wait for
+      // every canvas to draw, however long a busy machine takes; only a hang reaches the ceiling.
+      let shown = await drawn();
+      await eventually(async () => (shown = await drawn()).length === 12 && shown.every(({ frames }) => frames >= 1), () => `every camera drew a frame: ${JSON.stringify(shown)}`, { ceilingMs: 120_000, stepMs: 200 });
 
-      // The newest frame: what each canvas shows was captured within 200 ms of the server's latest.
-      const shown = await drawn();
-      const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: CameraStats[] };
-      for (const camera of stats.cameras) {
-        const canvas = shown.find(({ id }) => id === camera.id);
-        const latestMicros = (camera.latestFrame?.timestamp ?? 0) * 1e6;
-        const behindMs = (latestMicros - (canvas?.captureMicros ?? 0)) / 1000;
-        assert.ok(behindMs <= 200, `${camera.id}: the canvas shows a frame ${behindMs.toFixed(0)} ms older than the server's latest`);
-      }
-
-      // One connection carries them all: every camera's viewer is the same socket.
-      const remotes = new Set(stats.cameras.flatMap((camera) => camera.viewerList.map((viewer) => viewer.remote)));
+      // One connection carries them all: every camera has one viewer, and it is the same socket.
+      const stats = await serverStats();
+      assert.deepEqual(stats.map((camera) => camera.id).sort(), [...ids].sort());
+      const remotes = new Set(stats.flatMap((camera) => camera.viewerList.map((viewer) => viewer.remote)));
       assert.equal(remotes.size, 1, `one WebSocket for twelve cameras, got viewers from ${[...remotes].join(', ')}`);
-      assert.ok(stats.cameras.every((camera) => camera.viewers === 1));
+      assert.ok(stats.every((camera) => camera.viewers === 1), `one viewer per camera: ${stats.map((camera) => `${camera.id}:${camera.viewers}`).join(' ')}`);
+
+      // Each canvas keeps advancing, and reaches the frame its camera had captured
+      // when we looked (the newest then): a canvas stuck on an old frame, or one
+      // starved by the others on the shared socket, never gets there.
+      const first = new Map((await drawn()).map((each) => [each.id, each]));
+      const newest = new Map(stats.map((camera) => [camera.id, camera.latestFrame?.sequence ?? 0]));
+      await eventually(
+        async () =>
+          (shown = await drawn()).every(({ id, frames, sequence }) => frames >= (first.get(id)?.frames ?? 0) + 10 && sequence >= (newest.get(id) ?? Infinity)),
+        () => `every canvas drew 10 more frames and reached its camera's newest sequence ${JSON.stringify([...newest])}: ${JSON.stringify(shown)}`,
+        { stepMs: 100 },
+      );
+      // Over the same window the cameras (all alike) fared alike: none drew less than
+      // a quarter of what the busiest one drew.
+      const advanced = shown.map(({ id, frames }) => ({ id, frames: frames - (first.get(id)?.frames ?? 0) }));
+      const most = Math.max(...advanced.map(({ frames }) => frames));
+      for (const { id, frames } of advanced) assert.ok(frames >= most / 4, `${id} drew ${frames} frames while another drew ${most}: ${JSON.stringify(advanced)}`);
+      // No canvas shows a frame its camera never captured (a frame routed to the wrong card).
+      const after = await serverStats();
+      for (const camera of after) {
+        const canvas = shown.find(({ id }) => id === camera.id);
+        assert.ok((canvas?.sequence ?? Infinity) <= (camera.latestFrame?.sequence ?? -1), `${camera.id}: canvas sequence ${canvas?.sequence}, camera's newest ${camera.latestFrame?.sequence}`);
+      }
       await page.screenshot({ path: artifactPath('dashboard-12-cameras.png'), fullPage: true });
       assert.deepEqual(errors, []);
     } finally {
