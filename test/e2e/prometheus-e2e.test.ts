@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connectMjpeg } from '../helpers/mjpeg-client.js';
-import { eventually, freePort, sleep, startServer } from '../helpers/server.js';
+import { eventually, freePort, HANG_MS, startServer } from '../helpers/server.js';
 import { requireTool } from '../helpers/tools.js';
 
 /**
@@ -67,13 +67,13 @@ async function query(prometheus: Prometheus, expression: string): Promise<QueryR
   return (await response.json()) as QueryResult;
 }
 
-test('a real Prometheus scrapes camstream: target up, frames sent counted', { skip: requireTool('prometheus', 'prometheus'), timeout: 60_000 }, async () => {
+test('a real Prometheus scrapes camstream: target up, frames sent counted', { skip: requireTool('prometheus', 'prometheus'), timeout: 180_000 }, async () => {
   const { server, url } = await startServer({ source: 'synthetic:320x240@30' });
   const dir = await mkdtemp(join(tmpdir(), 'camstream-prometheus-'));
   const viewer = connectMjpeg(url);
   let prometheus: Prometheus | undefined;
   try {
-    await viewer.waitForParts(5); // frames flowing, so frames_sent is above 0 at the first scrape
+    await viewer.waitForParts(5, HANG_MS); // frames flowing, so frames_sent is above 0 at the first scrape
     const target = new URL(url).host;
     const config = join(dir, 'prometheus.yml');
     await writeFile(
@@ -92,15 +92,24 @@ test('a real Prometheus scrapes camstream: target up, frames sent counted', { sk
     assert.equal(sent.data?.result.length, 1, `one series: ${JSON.stringify(sent)}`);
     assert.equal(sent.data?.result[0]?.metric.instance, target, 'the series comes from camstream\'s address');
 
-    // Prometheus marks the target healthy only if the whole exposition parsed.
-    const up = await query(running, `up{job="${JOB}"}`);
-    assert.equal(up.data?.result[0]?.value[1], '1', `up: ${JSON.stringify(up)}\nprometheus stderr:\n${running.stderr()}`);
+    // Prometheus marks the target healthy only if the whole exposition parsed (a
+    // scrape that failed on a busy machine is followed by one that succeeds; an
+    // exposition Prometheus rejects never gets there).
+    let up: QueryResult = { status: 'none' };
+    await eventually(async () => {
+      up = await query(running, `up{job="${JOB}"}`);
+      return up.data?.result[0]?.value[1] === '1';
+    }, () => `up{job="${JOB}"} is 1: ${JSON.stringify(up)}\nprometheus stderr:\n${running.stderr()}`, { ceilingMs: 60_000, stepMs: 500 });
+    assert.equal(up.data?.result.length, 1, `one target: ${JSON.stringify(up)}`);
 
     // A later scrape sees the counter grow, as a rate() over it needs.
     const first = Number(sent.data?.result[0]?.value[1]);
-    await sleep(2500);
-    const later = Number((await query(running, sentQuery)).data?.result[0]?.value[1]);
-    assert.ok(later > first, `frames sent ${first} then ${later} while a viewer streams at 30 fps`);
+    let later = first;
+    await eventually(async () => {
+      later = Number((await query(running, sentQuery)).data?.result[0]?.value[1]);
+      return later > first;
+    }, () => `a later scrape sees frames sent grow past ${first} while a viewer streams (last seen ${later})\nprometheus stderr:\n${running.stderr()}`, { ceilingMs: 60_000, stepMs: 500 });
+    assert.ok(later > first);
   } finally {
     await prometheus?.stop();
     viewer.close();
