@@ -19,7 +19,8 @@ export const RTSP_SERVER_PACKAGES =
 const PYTHON = '/usr/bin/python3';
 // From dist/test/helpers/ back to the source tree: tsc does not copy .py files.
 const SCRIPT = fileURLToPath(new URL('../../../test/fixtures/rtsp-server.py', import.meta.url));
-const READY_TIMEOUT_MS = 10_000;
+/** Python, GStreamer and its plugins start in a second or two; only a hang takes this long. */
+const READY_TIMEOUT_MS = 60_000;
 const KILL_AFTER_MS = 2_000;
 
 export interface RtspServer {
@@ -69,7 +70,7 @@ function probe(): string | false {
     "missing = [e for e in ('videotestsrc', 'x264enc', 'rtph264pay') if Gst.ElementFactory.find(e) is None]",
     "assert not missing, 'missing GStreamer elements: ' + ' '.join(missing)",
   ].join('\n');
-  const result = spawnSync(PYTHON, ['-c', check], { encoding: 'utf8', timeout: 10_000 });
+  const result = spawnSync(PYTHON, ['-c', check], { encoding: 'utf8', timeout: 60_000 }); // a hang guard: the import takes a second
   if (result.error) return `${PYTHON} cannot run (${result.error.message})`;
   if (result.status !== 0) {
     const lines = result.stderr.trim().split('\n');
