@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { BufferPool, Camera, reasonFromStderr, SourceError, v4l2Args, qscaleFor, type Source, type SourceContext } from '../src/index.js';
+import type { SupervisorClock } from '../src/stream/source-supervisor.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
 import { cameraStats, waitForCamera } from './helpers/cameras.js';
-import { eventually, sleep, startServer } from './helpers/server.js';
+import { eventually, HANG_MS, startServer } from './helpers/server.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -20,18 +21,44 @@ class FailingSource implements Source {
   async stop(): Promise<void> {}
 }
 
+/** Node's clock and timers, noting the delay of every timer the supervisor sets; `now` may be frozen by the test. */
+function recordingClock(): { clock: SupervisorClock; delays: number[]; freeze: (at: number | undefined) => void } {
+  const delays: number[] = [];
+  let frozen: number | undefined;
+  const clock: SupervisorClock = {
+    now: () => frozen ?? performance.now(),
+    setTimeout: (callback, ms) => {
+      delays.push(ms);
+      return setTimeout(callback, ms);
+    },
+    clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+  };
+  return { clock, delays, freeze: (at) => (frozen = at) };
+}
+
+/** A stall timeout no test reaches, so its timer is told apart from the retry timers. */
+const NO_STALL_MS = 1e9;
+
 test('restarts back off exponentially with jitter, up to the cap, and count every restart', async () => {
   const source = new FailingSource();
-  const camera = new Camera({ id: 'c', source, pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 40, maxRetryMs: 320 } });
+  const { clock, delays } = recordingClock();
+  const camera = new Camera({ id: 'c', source, pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 40, maxRetryMs: 320, stallTimeoutMs: NO_STALL_MS, clock } });
   camera.start();
   await eventually(() => source.starts.length >= 7, () => `seven starts; got ${source.starts.length}`, { stepMs: 10 });
   await camera.stop();
-  const gaps = source.starts.slice(1).map((at, i) => at - (source.starts[i] as number));
-  // Expected 40, 80, 160, 320, 320, 320 ms, each ±20 % (plus timer lateness).
+  // The delays the supervisor chose (not how late a busy machine's timers fired):
+  // 40, 80, 160, 320, 320, 320 ms, each ±20 %.
+  const retries = delays.filter((ms) => ms !== NO_STALL_MS);
   const expected = [40, 80, 160, 320, 320, 320];
-  gaps.slice(0, 6).forEach((gap, i) => {
-    const base = expected[i] as number;
-    assert.ok(gap >= base * 0.8 - 1 && gap <= base * 1.2 + 40, `retry ${i + 1} after ${gap.toFixed(0)} ms, expected ${base} ±20 %`);
+  expected.forEach((base, i) => {
+    const delay = retries[i] as number;
+    assert.ok(delay >= Math.round(base * 0.8) && delay <= Math.round(base * 1.2), `retry ${i + 1} after ${delay} ms, expected ${base} ±20 %; delays ${retries.join(', ')}`);
+  });
+  assert.ok(retries.slice(0, 6).some((delay, i) => delay !== expected[i]), `jitter: the delays are not exactly the bases: ${retries.join(', ')}`);
+  // And the starts wait for them: never sooner (a timer may fire late, never early).
+  source.starts.slice(1, 7).forEach((at, i) => {
+    const gap = at - (source.starts[i] as number);
+    assert.ok(gap >= (retries[i] as number) - 2, `start ${i + 2} came ${gap.toFixed(0)} ms after the one before, the delay was ${retries[i]} ms`);
   });
   const status = camera.sourceStatus();
   assert.equal(status.reason, 'camera unplugged');
@@ -39,16 +66,21 @@ test('restarts back off exponentially with jitter, up to the cap, and count ever
   assert.equal(status.state, 'stopped');
 });
 
-/** A source that takes a while to start (as the synthetic camera renders its ring), and says whether it runs. */
+/** A source whose start finishes when the test says (as the synthetic camera renders its ring), and says whether it runs. */
 class SlowStartSource implements Source {
   readonly url = 'test:slow-start';
   readonly nominalFps = undefined;
   running = false;
+  starting = false;
+  stops = 0;
+  finishStart: () => void = () => {};
   async start(_context: SourceContext): Promise<void> {
-    await sleep(150);
+    this.starting = true;
+    await new Promise<void>((resolve) => (this.finishStart = resolve));
     this.running = true;
   }
   async stop(): Promise<void> {
+    this.stops++;
     this.running = false;
   }
 }
@@ -57,20 +89,30 @@ test('a source stopped while it is still starting does not keep running once its
   const source = new SlowStartSource();
   const camera = new Camera({ id: 'c', source, pool: new BufferPool(), log: silent, alwaysOn: true });
   camera.start();
-  await sleep(20);
-  await camera.stop();
-  await sleep(300);
-  assert.equal(source.running, false, 'the late start was stopped (else its clock or process would run forever)');
+  await eventually(() => source.starting, 'the source is starting');
+  const stopping = camera.stop();
+  // Its start finishes after the camera was told to stop.
+  source.finishStart();
+  await stopping;
+  await eventually(() => !source.running && source.stops > 0, () => `the late start was stopped (else its clock or process would run forever); running ${source.running}, stops ${source.stops}`);
 });
 
 test('retrying shows the reason and seconds until the next attempt', async () => {
-  const camera = new Camera({ id: 'c', source: new FailingSource(), pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 5000 } });
+  const { clock, delays, freeze } = recordingClock();
+  const camera = new Camera({ id: 'c', source: new FailingSource(), pool: new BufferPool(), log: silent, alwaysOn: true, supervisor: { initialRetryMs: 5000, stallTimeoutMs: NO_STALL_MS, clock } });
+  // Time stands still for the supervisor until the test moves it: the seconds left are the whole delay it chose.
+  const at = performance.now();
+  freeze(at);
   camera.start();
   await eventually(() => camera.sourceStatus().state === 'retrying', () => `state retrying; got ${camera.sourceStatus().state}`, { stepMs: 5 });
+  const delay = delays.filter((ms) => ms !== NO_STALL_MS)[0] as number;
   const status = camera.sourceStatus();
   assert.equal(status.state, 'retrying');
   assert.equal(status.reason, 'camera unplugged');
-  assert.ok(status.retryInSeconds !== null && status.retryInSeconds > 3 && status.retryInSeconds <= 6, `retry in ${status.retryInSeconds} s`);
+  assert.ok(delay >= 4000 && delay <= 6000, `first retry after ${delay} ms, 5 s ±20 %`);
+  assert.equal(status.retryInSeconds, Math.round(delay / 100) / 10, `retry in ${status.retryInSeconds} s of ${delay} ms (to a tenth)`);
+  freeze(at + 1000);
+  assert.equal(camera.sourceStatus().retryInSeconds, Math.round((delay - 1000) / 100) / 10, 'a second later, a second less');
   await camera.stop();
 });
 
@@ -85,7 +127,7 @@ test('on demand: the source starts with the first viewer and stops after the idl
     assert.equal((await cameraStats(url, 'lazy')).state, 'idle');
     assert.ok((await waitForCamera(url, 'eager', (camera) => camera.state === 'live')).framesCaptured > 0, 'always-on camera runs with no viewer');
     const viewer = connectMjpeg(url, '/cam/lazy/stream');
-    await viewer.waitForParts(3);
+    await viewer.waitForParts(3, HANG_MS);
     assert.equal((await cameraStats(url, 'lazy')).state, 'live');
     viewer.close();
     const idle = await waitForCamera(url, 'lazy', (camera) => camera.state === 'idle');
@@ -94,7 +136,6 @@ test('on demand: the source starts with the first viewer and stops after the idl
     // A snapshot starts it again and waits for a fresh frame.
     const snapshot = await fetch(`${url}/cam/lazy/snapshot`);
     assert.equal(snapshot.status, 200);
-    await sleep(100);
     assert.equal((await cameraStats(url, 'eager')).state, 'live');
   } finally {
     await server.stop();
