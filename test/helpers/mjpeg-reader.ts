@@ -67,8 +67,14 @@ export interface Tick {
   /** Whole seconds since the start. */
   t: number;
   frames: number;
-  /** Frames and bytes in the last second. */
+  /** Frames and bytes in the last second (by this reader's timer: a busy machine stretches it). */
   fps: number;
+  /**
+   * Frames the server published in the last second that this reader did not get
+   * (sequence numbers skipped since the previous tick's last part): with `fps`, the
+   * share of the camera's frames it got, whatever the length of the second.
+   */
+  gaps: number;
   bytesPerSecond: number;
   lastSize: number;
   /** Highest latency in the last second, ms. */
@@ -260,12 +266,19 @@ export function fpsSeries(parts: readonly PartRecord[], startMicros: number, sec
 
 function tick(reader: MjpegReader, t: number, lastCount: number, lastBytes: number): Tick {
   const recent = reader.parts.slice(lastCount);
+  let gaps = 0;
+  let previous = reader.parts[lastCount - 1]?.sequence;
+  for (const part of recent) {
+    if (previous !== undefined && part.sequence - previous > 1) gaps += part.sequence - previous - 1;
+    previous = part.sequence;
+  }
   return {
     type: 'tick',
     agent: reader.agent,
     t,
     frames: reader.parts.length,
     fps: recent.length,
+    gaps,
     bytesPerSecond: reader.bytes - lastBytes,
     lastSize: reader.parts.at(-1)?.jpegBytes ?? 0,
     maxLatencyMs: Math.round(recent.reduce((max, part) => Math.max(max, (part.arrivedMicros - part.timestampMicros) / 1000), 0)),
@@ -312,7 +325,9 @@ async function main(argv: string[]): Promise<void> {
     // Read again: a connection the server closed meanwhile drains and ends.
     stallBytes = readers.map((reader) => reader.bytes);
     for (const reader of readers) reader.socket.resume();
-    await Promise.race([Promise.all(readers.map((reader) => reader.whenClosed())), new Promise((resolve) => setTimeout(resolve, 3000))]);
+    // A closed connection drains its buffered bytes and ends in well under a second;
+    // one still open never ends, and this much longer wait only delays that answer.
+    await Promise.race([Promise.all(readers.map((reader) => reader.whenClosed())), new Promise((resolve) => setTimeout(resolve, 20_000))]);
   }
   const windowStart = Math.max(started, ended - windowSeconds * 1e6);
   for (const [i, reader] of readers.entries()) {
