@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { parseSource, ProcessSource } from '../src/index.js';
 import { cameraStats, waitForCamera } from './helpers/cameras.js';
 import { connectMjpeg, isWholeJpeg } from './helpers/mjpeg-client.js';
-import { sleep, startServer } from './helpers/server.js';
+import { eventually, HANG_MS, startServer } from './helpers/server.js';
 import { requireTool } from './helpers/tools.js';
 
 const noFfmpeg = requireTool('ffmpeg', 'ffmpeg');
@@ -30,13 +30,16 @@ test('exec: a command printing MJPEG is served as it comes', { skip: noFfmpeg },
   const { server, url } = await startServer({ source: `exec:${TESTSRC}` });
   const viewer = connectMjpeg(url);
   try {
-    const parts = await viewer.waitForParts(20, 15_000);
+    const parts = await viewer.waitForParts(20, HANG_MS);
     assert.ok(parts.every((part) => isWholeJpeg(part.jpeg)));
     const { width, height } = await sharp(parts.at(-1)?.jpeg).metadata();
     assert.deepEqual({ width, height }, { width: 320, height: 240 });
     const camera = await cameraStats(url, 'default');
     assert.equal(camera.state, 'live');
-    assert.ok(camera.fps > 10 && camera.fps < 20, `measured ${camera.fps} fps from a 15 fps command`);
+    // ffmpeg -re paces itself to 15 fps at most (slower on a busy machine): the
+    // rate measured from arrivals is there and never above what the command makes.
+    assert.ok(camera.fps > 0 && camera.fps <= 15 * 1.3, `measured ${camera.fps} fps from a 15 fps command`);
+    assert.ok(camera.framesCaptured >= 20 && camera.frameInterval.count === camera.framesCaptured - 1, `${camera.framesCaptured} frames, ${camera.frameInterval.count} intervals`);
   } finally {
     viewer.close();
     await server.stop();
@@ -50,7 +53,7 @@ test('file: a video file made by ffmpeg plays at its own rate and loops', { skip
   const viewer = connectMjpeg(url);
   try {
     // 1 s of video at 20 fps: 40 parts means it looped.
-    const parts = await viewer.waitForParts(40, 15_000);
+    const parts = await viewer.waitForParts(40, HANG_MS);
     assert.ok(parts.every((part) => isWholeJpeg(part.jpeg)));
     const camera = await cameraStats(url, 'default');
     assert.equal(camera.restarts, 0, 'looping is ffmpeg\'s, not a restart');
@@ -71,7 +74,7 @@ test('jpegdir: a folder of JPEGs replays in name order, skipping files that are 
   const { server, url } = await startServer({ source: `jpegdir:${folder}?fps=20` });
   const viewer = connectMjpeg(url);
   try {
-    const parts = await viewer.waitForParts(7, 10_000);
+    const parts = await viewer.waitForParts(7, HANG_MS);
     const order = parts.map((part) => jpegs.findIndex((jpeg) => jpeg.equals(part.jpeg)));
     assert.ok(!order.includes(-1), 'every part is one of the files, byte for byte');
     for (let i = 1; i < order.length; i++) assert.equal(order[i], ((order[i - 1] as number) + 1) % 3, `name order: ${order.join(',')}`);
@@ -87,14 +90,14 @@ test('kill -9 of the ffmpeg child: viewers stay connected and frames resume afte
   const { server, url } = await startServer({ source: video });
   const viewer = connectMjpeg(url);
   try {
-    await viewer.waitForParts(10, 15_000);
+    await viewer.waitForParts(10, HANG_MS);
     const source = server.cameras[0]?.source as ProcessSource;
     const pid = source.pid as number;
     process.kill(pid, 'SIGKILL');
     const down = await waitForCamera(url, 'default', (camera) => camera.restarts === 1);
     assert.match(down.reason ?? '', /killed by SIGKILL/);
     const before = viewer.parts.length;
-    await viewer.waitForParts(before + 10, 15_000);
+    await viewer.waitForParts(before + 10, HANG_MS);
     const camera = await waitForCamera(url, 'default', (each) => each.state === 'live');
     assert.equal(camera.state, 'live');
     assert.notEqual(source.pid, pid, 'a new ffmpeg runs');
@@ -148,8 +151,7 @@ for (const [what, source, reason] of badSources) {
       assert.match(bad.reason ?? '', reason);
       assert.equal(bad.framesCaptured, 0);
       const before = viewer.parts.length;
-      await sleep(300);
-      await viewer.waitForParts(before + 4, 5000);
+      await viewer.waitForParts(before + 4, HANG_MS);
     } finally {
       viewer.close();
       await server.stop();
@@ -161,13 +163,16 @@ test('a JPEG cut in half is dropped, the whole ones around it are served', async
   const whole = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#123456' } }).jpeg().toBuffer();
   const path = join(dir, 'cut.mjpeg');
   writeFileSync(path, Buffer.concat([whole, whole.subarray(0, whole.length >> 1), whole]));
-  const { server, url } = await startServer({ source: `exec:cat ${path}; sleep 60` });
+  // No stall restart (which would cat the file again) however long a busy machine takes.
+  const { server, url } = await startServer({ cameras: [{ id: 'default', source: `exec:cat ${path}; sleep 60`, stallTimeoutSeconds: 3600 }] });
   const viewer = connectMjpeg(url);
   try {
-    const parts = await viewer.waitForParts(2, 10_000);
-    await sleep(200);
-    assert.equal(viewer.parts.length, 2, 'the half JPEG was not served');
-    assert.ok(parts.every((part) => part.jpeg.equals(whole)));
+    // The half comes between the two whole ones, and parts arrive in order: the
+    // second whole one arriving as the second part means the half was not served.
+    const parts = await viewer.waitForParts(2, HANG_MS);
+    assert.ok(parts.slice(0, 2).every((part) => part.jpeg.equals(whole)), 'the half JPEG was not served');
+    assert.equal((await cameraStats(url, 'default')).framesCaptured, 2, 'nor counted as a frame (the command then prints nothing more)');
+    assert.equal(viewer.parts.length, 2);
   } finally {
     viewer.close();
     await server.stop();
@@ -183,7 +188,7 @@ test('the other cameras\' routes: /cam/<id>/stream and /snapshot, unknown id is 
     const first = await fetch(`${url}/snapshot`);
     assert.deepEqual(await sharp(Buffer.from(await first.arrayBuffer())).metadata().then(({ width, height }) => ({ width, height })), { width: 64, height: 48 }, '/snapshot is the first camera');
     const viewer = connectMjpeg(url, '/cam/a/stream');
-    assert.equal((await viewer.waitForParts(2)).length >= 2, true);
+    assert.equal((await viewer.waitForParts(2, HANG_MS)).length >= 2, true);
     viewer.close();
     const missing = await fetch(`${url}/cam/zzz/stream`);
     assert.equal(missing.status, 404);
@@ -203,13 +208,12 @@ test('while the source is down, viewers keep their connection and get "no signal
   const viewer = connectMjpeg(url, '/cam/flaky/stream');
   try {
     // The real frame, a card, then the real frame again once the source restarted.
-    await viewer.waitForParts(1, 10_000);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      const kinds = viewer.parts.map((part) => (part.jpeg.equals(real) ? 'real' : 'card'));
-      if (kinds.join(',').includes('real,card') && kinds.lastIndexOf('real') > kinds.indexOf('card')) break;
-      await sleep(100);
-    }
+    await viewer.waitForParts(1, HANG_MS);
+    const kindsOf = (): string[] => viewer.parts.map((part) => (part.jpeg.equals(real) ? 'real' : 'card'));
+    await eventually(() => {
+      const kinds = kindsOf();
+      return kinds.join(',').includes('real,card') && kinds.lastIndexOf('real') > kinds.indexOf('card');
+    }, () => `a real frame, a card, then a real frame again; got ${kindsOf().join(',')}`);
     const card = viewer.parts.find((part) => !part.jpeg.equals(real));
     assert.ok(card !== undefined, 'a no-signal card arrived');
     const metadata = await sharp(card.jpeg).metadata();
