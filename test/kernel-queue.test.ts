@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { openKernelQueue, socketFd } from '../src/stream/kernel-queue.js';
-import { eventually, sleep } from './helpers/server.js';
+import { eventually, HANG_MS, sleep, WaitTimeoutError } from './helpers/server.js';
 
 const linux = process.platform === 'linux';
 const queue = openKernelQueue();
@@ -35,11 +36,11 @@ async function connect(server: net.Server): Promise<{ client: net.Socket; accept
   return { client, accepted };
 }
 
-/** Samples `read` every `stepMs` until two samples `stableMs` apart are equal; returns that value. */
+/** Samples `read` every `stepMs` until two samples `stableMs` apart are equal; returns that value (throws if it never settles). */
 async function settled(read: () => number | undefined, stableMs = 300, stepMs = 50): Promise<number | undefined> {
   let last = read();
   let since = performance.now();
-  const deadline = since + 5000;
+  const deadline = since + HANG_MS;
   while (performance.now() < deadline) {
     await sleep(stepMs);
     const now = read();
@@ -50,7 +51,7 @@ async function settled(read: () => number | undefined, stableMs = 300, stepMs = 
       return now;
     }
   }
-  return last;
+  throw new WaitTimeoutError(`the value settles (last ${last})`, HANG_MS);
 }
 
 describe('kernel queue on Linux', { skip: linux ? false : 'Linux only' }, () => {
@@ -101,11 +102,12 @@ describe('kernel queue on Linux', { skip: linux ? false : 'Linux only' }, () => 
     });
     const chunk = Buffer.alloc(64 * KB);
     const samples: number[] = [];
-    // 64 KB every 5 ms (~12 MB/s): the reader has the event loop in between.
+    // 64 KB at a time, the next once the reader has it: what it read has left the
+    // send queue, so a correct count is 0 before every write, however busy the machine.
     for (let i = 0; i < 60; i++) {
       samples.push(queue.unsentBytes(accepted) as number);
       accepted.write(chunk);
-      await sleep(5);
+      await eventually(() => received === (i + 1) * 64 * KB, () => `the reader has ${(i + 1) * 64} KB; it has ${received / KB} KB`, { stepMs: 1 });
     }
     samples.sort((a, b) => a - b);
     assert.equal(samples[Math.floor(samples.length / 2)], 0, `median unsent bytes; samples ${samples.join(',')}`);
@@ -148,17 +150,24 @@ describe('kernel queue on Linux', { skip: linux ? false : 'Linux only' }, () => 
 
   test('unsentBytes is cheap: one ioctl, no garbage', async () => {
     const { accepted } = await connect(await listen());
+    const fd = socketFd(accepted) as number;
     queue.unsentBytes(accepted);
+    fstatSync(fd);
     const calls = 200_000;
     const heapBefore = process.memoryUsage().heapUsed;
     const started = performance.now();
     for (let i = 0; i < calls; i++) queue.unsentBytes(accepted);
-    const nsPerCall = ((performance.now() - started) * 1e6) / calls;
+    const unsentMs = performance.now() - started;
     const grown = process.memoryUsage().heapUsed - heapBefore;
-    // ~0.35 µs measured here; 20 µs would still be negligible at 60 fps × 100 viewers.
-    assert.ok(nsPerCall < 20_000, `${nsPerCall.toFixed(0)} ns per call`);
     // A per-call allocation of even 16 bytes would grow the heap by 3 MB (unless collected meanwhile).
     assert.ok(grown < 1024 * KB, `heap grew ${grown} B over ${calls} calls`);
+    // Cheap next to one plain system call measured in the same run (fstat, which
+    // also builds a Stats object): one ioctl is, reading /proc or a process per call
+    // is not. How fast either is in absolute terms is the bench's business.
+    const fstatStarted = performance.now();
+    for (let i = 0; i < calls / 10; i++) fstatSync(fd);
+    const fstatMs = (performance.now() - fstatStarted) * 10;
+    assert.ok(unsentMs < 10 * fstatMs, `${calls} unsentBytes calls took ${unsentMs.toFixed(0)} ms, as many fstat calls ${fstatMs.toFixed(0)} ms`);
   });
 });
 

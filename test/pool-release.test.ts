@@ -5,7 +5,8 @@ import type { CameraStats, PoolStats, Source } from '../src/index.js';
 import { encodeJpeg } from './helpers/jpeg-samples.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
 import { PushSource, pushEvery } from './helpers/push-source.js';
-import { eventually, getJson, sleep, startServer } from './helpers/server.js';
+import { eventually, getJson, HANG_MS, startServer } from './helpers/server.js';
+import { waitForCamera } from './helpers/cameras.js';
 
 /** A camera whose every frame is a pooled copy of a 1280x720 JPEG (~100 KB), 30 times a second. */
 async function pooledCamera(): Promise<{ source: PushSource; stopPushing: () => void }> {
@@ -26,8 +27,10 @@ test('after every viewer disconnects, even mid-frame, the pool holds only the la
       socket.pause();
       return socket;
     });
-    await Promise.all(viewers.map((viewer) => viewer.waitForParts(3)));
-    await sleep(1500);
+    await Promise.all(viewers.map((viewer) => viewer.waitForParts(3, HANG_MS)));
+    // Until both stalled viewers are backed up (frames replaced in their queues): each
+    // then holds the frame it is writing, besides the camera's latest.
+    await waitForCamera(url, 'default', (camera) => camera.viewerList.filter((viewer) => viewer.userAgent === undefined && viewer.drops.replaced > 0).length === 2);
     const busy = await getJson<{ pool: PoolStats }>(`${url}/api/stats`);
     assert.ok(busy.pool.inUse >= 2, `frames are held while viewers stream (inUse ${busy.pool.inUse})`);
     // Abrupt disconnects, mid-part for the stalled ones.
@@ -87,7 +90,7 @@ test('the synthetic camera sends its ring without copying while its viewers keep
   const { server, url } = await startServer({ source: 'synthetic:640x360@30' });
   try {
     const viewers = [connectMjpeg(url), connectMjpeg(url), connectMjpeg(url)];
-    await Promise.all(viewers.map((viewer) => viewer.waitForParts(60, 15_000)));
+    await Promise.all(viewers.map((viewer) => viewer.waitForParts(60, HANG_MS)));
     for (const viewer of viewers) viewer.close();
     // A ring frame is copied into a pooled buffer only when it is still being sent
     // a whole lap (30 frames) later, which viewers that keep up never cause.
