@@ -206,10 +206,10 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
     }
   });
 
-  test('when the link recovers, an adapted viewer is back at the source profile and the source rate', { timeout: 280_000 }, async (t: TestContext) => {
+  test('when the link recovers, an adapted viewer is back at the source profile and the source rate', { timeout: 300_000 }, async (t: TestContext) => {
     link.shape();
     // Runs longer than any of the waits below; stopped by its PID in the end.
-    const reader = slowReader('recover', 270);
+    const reader = slowReader('recover', 290);
     try {
       const down = await waitForCamera(url, CAMERA, (camera) => (camera.viewerList.find((each) => each.userAgent === 'recover')?.level ?? 0) >= 3, { ceilingMs: 60_000 });
       const adapted = viewer(down, 'recover');
@@ -218,16 +218,18 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
       link.unshape();
       const unshaped = performance.now();
       let last: ViewerStats | undefined;
-      // Back up a rung at a time, each after a healthy stretch; failed probes on the
-      // shaped link may have doubled that wait up to the controller's cap (60 s), so
-      // only a controller that never steps back up reaches this ceiling.
+      // Back up a rung at a time, each after a healthy stretch; failed probes (on the
+      // shaped link, or on a busy machine where the server's own delays count as lag,
+      // issue #14) double that wait up to the controller's cap (60 s): 6 s here on a
+      // quiet machine, 96 s seen with both cores kept busy. Only a controller that
+      // never steps back up reaches this ceiling.
       await eventually(
         async () => {
           last = (await cameraStats(url, CAMERA)).viewerList.find((each) => each.userAgent === 'recover');
           return last?.level === 0 && last.profile === 'source';
         },
         () => `the viewer is back at level 0 after the link recovered; it is at level ${last?.level} (${last?.profile})`,
-        { ceilingMs: 150_000, stepMs: 100 },
+        { ceilingMs: 200_000, stepMs: 100 },
       );
       const seconds = (performance.now() - unshaped) / 1000;
       t.diagnostic(`back at level ${last?.level} (${last?.profile}) ${seconds.toFixed(1)} s after the shaping was removed`);
