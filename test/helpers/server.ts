@@ -21,8 +21,8 @@ export function sleep(ms: number): Promise<void> {
 /**
  * How long a wait in a test may take before it counts as a hang. Tests wait for the
  * event they are about, never for a deadline a slow machine could miss, so this is
- * far beyond anything a busy machine needs (a cold start of twelve cameras on two
- * loaded cores takes seconds, not tens of seconds).
+ * far beyond what one event takes on a busy machine; a wait known to take longer
+ * there (a cold start of many cameras, a recovery) passes its own `ceilingMs`.
  */
 export const HANG_MS = 30_000;
 
