@@ -106,6 +106,8 @@ export class Viewer {
   private lastSentSequence = -1;
   private finalRepeated = false;
   private closed = false;
+  /** A send failed: the transport is going away, so nothing more is sent (its 'close' follows). */
+  private failed = false;
   private closeReason: ViewerCloseReason = 'client';
   private readonly onClose: (viewer: Viewer, reason: ViewerCloseReason) => void;
   private readonly onAdapt: ((viewer: Viewer) => void) | undefined;
@@ -155,7 +157,7 @@ export class Viewer {
 
   /** A new frame was published on the viewer's channel. Retains it if it is kept for writing. */
   offer(frame: Frame): void {
-    if (this.closed) return;
+    if (this.closed || this.failed) return;
     const monoMs = frame.capture.monoMs;
     if (!this.requested.admit(monoMs)) return;
     if (!this.adaptive.admit(monoMs)) {
@@ -183,7 +185,7 @@ export class Viewer {
    * dual_final_frames) gets it once more, if it is idle and sent it only once.
    */
   repeatFinal(frame: Frame): void {
-    if (!this.dualFinalFrames || this.closed || this.writing !== undefined || this.finalRepeated || this.lastSentSequence !== frame.sequence) return;
+    if (!this.dualFinalFrames || this.closed || this.failed || this.writing !== undefined || this.finalRepeated || this.lastSentSequence !== frame.sequence) return;
     this.finalRepeated = true;
     this.write(frame.retain());
   }
@@ -257,7 +259,14 @@ export class Viewer {
       if (this.controller?.written(now, this.lastLatencyMs) === true) this.onAdapt?.(this);
     }
     frame.release();
-    if (this.closed || error != null) return;
+    if (error != null) {
+      // Nothing more goes out: the frames waiting are let go now, and a frame offered
+      // before the transport's 'close' arrives is not sent after the older one failed.
+      this.failed = true;
+      this.releaseQueued();
+      return;
+    }
+    if (this.closed) return;
     const next = this.queue.shift();
     if (next !== undefined) this.write(next);
   }
@@ -267,8 +276,12 @@ export class Viewer {
     if (this.closed) return;
     this.closed = true;
     this.stallTimer.cancel();
-    for (let frame = this.queue.shift(); frame !== undefined; frame = this.queue.shift()) frame.release();
+    this.releaseQueued();
     this.onClose(this, this.closeReason);
+  }
+
+  private releaseQueued(): void {
+    for (let frame = this.queue.shift(); frame !== undefined; frame = this.queue.shift()) frame.release();
   }
 }
 
