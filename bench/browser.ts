@@ -1,22 +1,22 @@
 /**
- * Headless Chromium for the bench's dashboard part, started as the browser tests
- * start it (test/helpers/browser.ts): Debian's /usr/bin/chromium through
- * playwright-core's launchServer, so the bench knows its PID and can stop it
- * whatever happens.
+ * Headless Chromium for the bench's dashboard part and the browser tests (which take
+ * it from here, as they take the soak from bench/soak.ts): Debian's /usr/bin/chromium
+ * through playwright-core's launchServer (not launch), so the caller knows its PID
+ * and can stop it whatever happens; nothing of its own goes to the network.
  */
 import { existsSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-export interface BenchChromium {
+export interface HeadlessChromium {
   browser: Browser;
   pid: number;
   close(): Promise<void>;
 }
 
-export async function launchBenchChromium(): Promise<BenchChromium> {
-  if (!existsSync(CHROMIUM)) throw new Error(`the dashboard part needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
+export async function launchChromium(): Promise<HeadlessChromium> {
+  if (!existsSync(CHROMIUM)) throw new Error(`headless Chromium is needed at ${CHROMIUM} (apt-get install chromium)`);
   const { chromium } = await import('playwright-core');
   const server = await chromium.launchServer({
     executablePath: CHROMIUM,

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { launchBenchChromium } from './browser.js';
+import { launchChromium } from './browser.js';
 import { ServerProcess } from './server.js';
 import { CAMSTREAM_LAUNCH, ROOT } from './servers.js';
 
@@ -70,7 +70,7 @@ interface PageGlobals {
 }
 
 export async function runDashboard(sets: readonly DashboardSet[], context: DashboardContext): Promise<DashboardRow[]> {
-  const chromium = await launchBenchChromium();
+  const chromium = await launchChromium();
   const browserProcess = { kill: (): void => void process.kill(chromium.pid, 'SIGKILL') };
   context.track.add(browserProcess);
   try {

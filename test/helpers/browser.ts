@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserServer, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { CHROMIUM } from '../../bench/browser.js';
 import { requireTool } from './tools.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM, launchChromium, type HeadlessChromium } from '../../bench/browser.js';
 
 /** Screenshots for people to look at; git-ignored. */
 export const ARTIFACTS = fileURLToPath(new URL('../../../test/artifacts/', import.meta.url));
@@ -11,39 +12,6 @@ export const ARTIFACTS = fileURLToPath(new URL('../../../test/artifacts/', impor
 /** Why a browser test cannot run here (Debian chromium missing outside CI), or false. */
 export function chromiumMissing(): string | false {
   return requireTool(CHROMIUM, 'chromium');
-}
-
-/** Headless Chromium with nothing of its own going to the network; close() stops it by PID. */
-export interface HeadlessChromium {
-  browser: Browser;
-  pid: number;
-  close(): Promise<void>;
-}
-
-export async function launchChromium(): Promise<HeadlessChromium> {
-  const { chromium } = await import('playwright-core');
-  // launchServer (not launch) so the test knows the browser's PID and can stop it whatever happens.
-  const server: BrowserServer = await chromium.launchServer({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const pid = server.process().pid;
-  if (pid === undefined) throw new Error('chromium did not start');
-  const browser = await chromium.connect(server.wsEndpoint());
-  return {
-    browser,
-    pid,
-    async close() {
-      await browser.close().catch(() => undefined);
-      await server.close().catch(() => undefined);
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone: close() stopped it.
-      }
-    },
-  };
 }
 
 /** Everything a page reports as wrong: console errors, uncaught exceptions, failed requests. */
