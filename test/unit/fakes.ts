@@ -81,6 +81,38 @@ export class FakeSink implements FrameSink {
   }
 }
 
+/**
+ * A FakeSink whose writes complete by themselves on a later turn of the event loop,
+ * as a socket's write callbacks do. Tests wait for a given frame to arrive, never
+ * for a fixed time.
+ */
+export class SelfCompletingSink extends FakeSink {
+  private waiters: { sequence: number; resolve: () => void }[] = [];
+
+  override send(frame: Frame, done: SendDone): number {
+    const bytes = super.send(frame, done);
+    // Sends complete oldest first, one per turn scheduled here.
+    setImmediate(() => this.complete());
+    this.waiters = this.waiters.filter((waiter) => {
+      if (waiter.sequence !== frame.sequence) return true;
+      waiter.resolve();
+      return false;
+    });
+    return bytes;
+  }
+
+  /** Resolves once frame `sequence` was sent here. */
+  received(sequence: number): Promise<void> {
+    if (this.sequences.includes(sequence)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ sequence, resolve }));
+  }
+
+  /** Resolves once no write is in flight (each completes on a check phase). */
+  async idle(): Promise<void> {
+    while (this.pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 export interface FakeClock {
   /** What performance.now() returns. */
   now: number;

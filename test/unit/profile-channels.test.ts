@@ -5,63 +5,14 @@ import sharp from 'sharp';
 import { BufferPool } from '../../src/frame/buffer-pool.js';
 import { FrameFactory, type Frame } from '../../src/frame/frame.js';
 import { CameraCounters } from '../../src/stream/camera-counters.js';
-import type { FrameSink, SendDone } from '../../src/stream/frame-sink.js';
 import { MAX_PROFILE_CHANNELS, ProfileChannels, TooManyProfilesError } from '../../src/stream/profile-channels.js';
 import { DEFAULT_PROFILES, SOURCE_PROFILE } from '../../src/stream/profile.js';
 import { Viewer } from '../../src/stream/viewer.js';
 import { encodeJpeg } from '../helpers/jpeg-samples.js';
+import { SelfCompletingSink } from './fakes.js';
 
 const silent = pino({ level: 'silent' });
 const PROFILE = 'half-q60';
-
-/**
- * A sink that records what it was sent and completes each write on a later turn of
- * the event loop, as a socket's write callback does. Tests wait for a given frame
- * to arrive, never for a fixed time.
- */
-class FakeSink implements FrameSink {
-  readonly sent: number[] = [];
-  private inFlight = 0;
-  private waiters: { sequence: number; resolve: () => void }[] = [];
-  private readonly listeners = new Map<string, (() => void)[]>();
-
-  send(frame: Frame, done: SendDone): number {
-    this.sent.push(frame.sequence);
-    this.inFlight++;
-    setImmediate(() => {
-      this.inFlight--;
-      done(null);
-    });
-    this.waiters = this.waiters.filter((waiter) => {
-      if (waiter.sequence !== frame.sequence) return true;
-      waiter.resolve();
-      return false;
-    });
-    return frame.part.length;
-  }
-  end(): void {
-    this.emit('close');
-  }
-  destroy(): void {
-    this.emit('close');
-  }
-  on(event: 'close' | 'error', listener: () => void): this {
-    this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
-    return this;
-  }
-  /** Resolves once frame `sequence` was sent here. */
-  received(sequence: number): Promise<void> {
-    if (this.sent.includes(sequence)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ sequence, resolve }));
-  }
-  /** Resolves once no write is in flight (each completes on the next check phase). */
-  async idle(): Promise<void> {
-    while (this.inFlight > 0) await new Promise((resolve) => setImmediate(resolve));
-  }
-  private emit(event: string): void {
-    for (const listener of this.listeners.get(event) ?? []) listener();
-  }
-}
 
 let jpeg: Buffer;
 before(async () => {
@@ -75,8 +26,8 @@ function setup(): { pool: BufferPool; frames: FrameFactory; channels: ProfileCha
   return { pool, frames, channels, frameAt: (monoMs) => frames.fromJpeg(jpeg, { monoMs, wallMicros: Math.round(monoMs * 1000) }) };
 }
 
-function viewer(options: { requestedFps?: number } = {}): { viewer: Viewer; sink: FakeSink } {
-  const sink = new FakeSink();
+function viewer(options: { requestedFps?: number } = {}): { viewer: Viewer; sink: SelfCompletingSink } {
+  const sink = new SelfCompletingSink();
   const v = new Viewer(sink, { remote: 'test' }, { counters: new CameraCounters(), queueCapacity: 1, onClose: () => {}, requestedFps: options.requestedFps });
   return { viewer: v, sink };
 }
@@ -149,7 +100,7 @@ test(`refuses() a new profile once ${MAX_PROFILE_CHANNELS} are encoded, never on
  * how many frames the encoder's gate let in: each was encoded or replaced while
  * waiting (busy); the rest were gated.
  */
-async function admittedByGate(setupChannel: (channels: ProfileChannels) => FakeSink): Promise<number> {
+async function admittedByGate(setupChannel: (channels: ProfileChannels) => SelfCompletingSink): Promise<number> {
   const { pool, channels, frameAt } = setup();
   const sink = setupChannel(channels);
   for (let i = 0; i < 20; i++) {
@@ -232,7 +183,7 @@ test('encoded frames keep the source frame\'s sequence and reach the profile\'s 
   channels.encode(frame);
   channels.main.fanOut(frame); // the camera's reference goes to main's latest
   await onProfile.sink.received(frame.sequence);
-  assert.deepEqual(onMain.sink.sent, [frame.sequence]);
+  assert.deepEqual(onMain.sink.sequences, [frame.sequence]);
   const encoded = channels.latestOf(PROFILE);
   assert.ok(encoded !== undefined);
   assert.equal(encoded.sequence, frame.sequence);
@@ -243,7 +194,7 @@ test('encoded frames keep the source frame\'s sequence and reach the profile\'s 
   // A viewer joining the profile later gets its latest frame at once.
   const late = viewer();
   channels.move(late.viewer, PROFILE);
-  assert.deepEqual(late.sink.sent, [frame.sequence]);
+  assert.deepEqual(late.sink.sequences, [frame.sequence]);
 
   await Promise.all([onMain.sink.idle(), onProfile.sink.idle(), late.sink.idle()]);
   channels.closeAll();
