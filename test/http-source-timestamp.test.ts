@@ -12,6 +12,7 @@ import { HttpMjpegSource } from '../src/source/http-mjpeg.js';
 import { parseTimestampMicros } from '../src/source/multipart-parser.js';
 import { encodeJpeg } from './helpers/jpeg-samples.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
+import { nowMicros } from './helpers/mjpeg-reader.js';
 import { eventually, getJson, startServer } from './helpers/server.js';
 
 const BOUNDARY = 'upstreamframe';
@@ -21,10 +22,6 @@ let jpeg: Buffer;
 before(async () => {
   jpeg = await encodeJpeg({ width: 64, height: 48, seed: 7 });
 });
-
-function wallMicrosNow(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
 
 /** `<sec>.<usec>` with six digits, as mjpg-streamer, µStreamer and camstream write it. */
 function timestampText(micros: number): string {
@@ -83,7 +80,7 @@ function fakeContext() {
   const failures: SourceError[] = [];
   const context: SourceContext = {
     frames: new FrameFactory(pool),
-    publish: (frame) => void frames.push({ frame, publishedMono: performance.now(), publishedWallMicros: wallMicrosNow() }),
+    publish: (frame) => void frames.push({ frame, publishedMono: performance.now(), publishedWallMicros: nowMicros() }),
     fail: (error) => void failures.push(error),
     log: pino({ level: 'silent' }),
   };
@@ -102,7 +99,7 @@ test('parseTimestampMicros reads <sec>.<usec> exactly and refuses anything else'
 });
 
 test('a plausible X-Timestamp becomes the wall clock capture time; the monotonic time stays the arrival', async () => {
-  const now = wallMicrosNow();
+  const now = nowMicros();
   // Ten minutes old: plausible (within a day), and far enough from arrival that it cannot be confused with it.
   const oldMicros = now - 10 * 60 * 1e6 + 42;
   const script: (string | undefined)[] = [
@@ -117,7 +114,7 @@ test('a plausible X-Timestamp becomes the wall clock capture time; the monotonic
   // When each part was written, on this process's clocks: its arrival can be no earlier.
   const sentAt: { mono: number; wallMicros: number }[] = [];
   const upstream = await fakeUpstream(() => {
-    sentAt.push({ mono: performance.now(), wallMicros: wallMicrosNow() });
+    sentAt.push({ mono: performance.now(), wallMicros: nowMicros() });
     return part(script[sent++ % script.length]);
   }, 30);
   const { pool, context, frames, failures } = fakeContext();
@@ -151,10 +148,10 @@ test('a plausible X-Timestamp becomes the wall clock capture time; the monotonic
 });
 
 test('a part without Content-Length (cut by the JPEG framer) is stamped on arrival', async () => {
-  const oldMicros = wallMicrosNow() - HOUR_MICROS;
+  const oldMicros = nowMicros() - HOUR_MICROS;
   const sentWallMicros: number[] = [];
   const upstream = await fakeUpstream(() => {
-    sentWallMicros.push(wallMicrosNow());
+    sentWallMicros.push(nowMicros());
     return part(timestampText(oldMicros), false);
   }, 30);
   const { context, frames, failures } = fakeContext();
@@ -182,7 +179,7 @@ interface CameraFigures {
 
 test('a relay camstream sends the upstream X-Timestamp byte for byte, and its local figures stay local', async () => {
   // An hour old: the relay's acquisition time and stall watchdog must not see that hour.
-  const base = wallMicrosNow() - HOUR_MICROS;
+  const base = nowMicros() - HOUR_MICROS;
   let sent = 0;
   const upstreamTimes: string[] = [];
   const upstream = await fakeUpstream(() => {
@@ -193,7 +190,7 @@ test('a relay camstream sends the upstream X-Timestamp byte for byte, and its lo
     return part(text);
   }, 33);
   const relayStartedMono = performance.now();
-  const relayStartedMicros = wallMicrosNow();
+  const relayStartedMicros = nowMicros();
   const relay = await startServer({ cameras: [{ id: 'relayed', source: upstream.url, alwaysOn: true }] });
   const viewer = connectMjpeg(relay.url);
   try {

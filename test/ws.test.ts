@@ -7,11 +7,11 @@ import { decodeFrameMessage, type FrameMessage } from '../src/http/ws-message.js
 import { VERSION, type Camstream } from '../src/index.js';
 import { cameraStats, waitForCamera } from './helpers/cameras.js';
 import { connectMjpeg, isWholeJpeg, type MjpegClient } from './helpers/mjpeg-client.js';
+import { nowMicros } from './helpers/mjpeg-reader.js';
 import { eventually, HANG_MS, startServer } from './helpers/server.js';
 
 let server: Camstream;
 let url: string;
-const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 /** Before the server started: every frame of it was captured after this. */
 let startedMicros: number;
 

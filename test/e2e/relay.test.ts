@@ -15,7 +15,7 @@ import { WebSocket } from 'ws';
 import { decodeFrameMessage } from '../../src/http/ws-message.js';
 import type { Camstream } from '../../src/index.js';
 import { connectMjpeg, isWholeJpeg, type ReceivedPart } from '../helpers/mjpeg-client.js';
-import { percentile } from '../helpers/mjpeg-reader.js';
+import { nowMicros, percentile } from '../helpers/mjpeg-reader.js';
 import { eventually, freePort, getJson, HANG_MS, sleep, startServer } from '../helpers/server.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -46,10 +46,6 @@ const SLOW_VIEWER_MAX_P90_BYTES_AHEAD = 2 * 1024 * 1024;
  * a hop that holds frames back (buffering) does.
  */
 const NGINX_MAX_P50_FRAMES_BEHIND = 6;
-
-function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
 
 /** `<sec>.<usec>` to whole µs (camstream always writes six digits). */
 function timestampMicros(text: string | undefined): number {

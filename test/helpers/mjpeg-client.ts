@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { nowMicros } from './mjpeg-reader.js';
 import { HANG_MS, WaitTimeoutError } from './server.js';
 
 /** One multipart part as a client received it. */
@@ -85,7 +86,7 @@ export function connectMjpeg(url: string, path = '/stream', requestLine?: string
       const jpeg = Buffer.from(pending.subarray(end + 4, end + 4 + length));
       if (pending.subarray(end + 4 + length, total).toString('latin1') !== trailer) return fail(new Error('part is not followed by the boundary'));
       pending = pending.subarray(total);
-      parts.push({ headers, jpeg, receivedMicros: Math.round((performance.timeOrigin + performance.now()) * 1000) });
+      parts.push({ headers, jpeg, receivedMicros: nowMicros() });
       for (let i = waiters.length - 1; i >= 0; i--) {
         const waiter = waiters[i] as (typeof waiters)[number];
         if (parts.length >= waiter.count) {
