@@ -1,21 +1,7 @@
 import type { Frame, FrameFactory } from '../frame/index.js';
 import { FpsGate } from './fps-gate.js';
+import { loadSharp } from './load-sharp.js';
 import type { Profile } from './profile.js';
-
-import type SharpConstructor from 'sharp';
-
-type Sharp = typeof SharpConstructor;
-let sharpModule: Promise<Sharp> | undefined;
-/** sharp (libvips) is loaded the first time a viewer needs a re-encoded profile. */
-function loadSharp(): Promise<Sharp> {
-  sharpModule ??= import('sharp').then((module) => {
-    const sharp = module.default;
-    // Frames are never the same twice: libvips' operation cache would only hold memory.
-    sharp.cache(false);
-    return sharp;
-  });
-  return sharpModule;
-}
 
 /**
  * Re-encodes a camera's frames to one profile, for the channel whose viewers need
