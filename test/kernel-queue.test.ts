@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
-import { openKernelQueue, socketFd } from '../src/stream/kernel-queue.js';
+import { emptyLinkSample, openKernelQueue, socketFd } from '../src/stream/kernel-queue.js';
 import { eventually, HANG_MS, sleep, WaitTimeoutError } from './helpers/server.js';
 
 const linux = process.platform === 'linux';
@@ -117,6 +117,36 @@ describe('kernel queue on Linux', { skip: linux ? false : 'Linux only' }, () => 
     assert.equal(queue.unackedBytes(accepted), 0);
   });
 
+  test('readLink: a paused reader shrinks the advertised window by what it holds unread; reading opens it again', async () => {
+    const server = await listen();
+    const { client, accepted } = await connect(server);
+    const link = emptyLinkSample();
+    assert.equal(queue.readLink(accepted, link), true, 'TCP_INFO with tcpi_snd_wnd (Linux 5.4+)');
+    const openWindow = link.receiveWindow;
+    assert.ok(openWindow > 0, `an idle peer advertises room (${openWindow} B)`);
+    assert.equal(link.bytesTaken, link.bytesAcked, 'nothing written yet');
+    client.pause();
+    // Less than a fresh receive buffer holds (about 190 KB here), so all of it is acknowledged.
+    const written = 128 * KB;
+    accepted.write(Buffer.alloc(written));
+    // Acknowledged by the peer's kernel while its reader sleeps: the bytes sit in its receive buffer.
+    await eventually(() => queue.readLink(accepted, link) && link.bytesAcked >= written, () => `the peer acknowledges ${written} B (acked ${link.bytesAcked})`);
+    assert.ok(link.bytesTaken >= written);
+    const held = await settled(() => (queue.readLink(accepted, link) ? link.receiveWindow : undefined));
+    assert.ok(held !== undefined && held < openWindow, `the window shrinks while the reader holds ${written} B unread: ${openWindow} → ${held}`);
+    let received = 0;
+    client.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    client.resume();
+    await eventually(() => received === written, 'the reader gets every byte');
+    // The receiver reopens its window once its application has read; the sender hears of it
+    // with the next acknowledgement (a sender of frames always has a next segment).
+    accepted.write(Buffer.alloc(KB));
+    await eventually(() => queue.readLink(accepted, link) && link.receiveWindow > (held as number), () => `the window reopens above ${held} (now ${link.receiveWindow})`);
+    assert.equal(link.notSent, 0);
+  });
+
   test('TCP_NOTSENT_LOWAT round-trips, is inherited, and bounds unsent bytes whatever SO_SNDBUF is', async () => {
     const server = await listen();
     assert.equal(queue.setNotSentLowat(server, 16 * KB), true);
@@ -189,5 +219,6 @@ describe('kernel queue when koffi cannot load', () => {
     assert.equal(missing.notSentLowat(accepted), undefined);
     assert.equal(missing.unsentBytes(accepted), undefined);
     assert.equal(missing.unackedBytes(accepted), undefined);
+    assert.equal(missing.readLink(accepted, emptyLinkSample()), false);
   });
 });

@@ -69,6 +69,36 @@ export interface KernelQueue {
    * destroys its own socket, which closes only its descriptor. Undefined on failure.
    */
   duplicate(socket: net.Socket): number | undefined;
+  /**
+   * Reads the socket's TCP state (getsockopt TCP_INFO) into `out`: what the peer
+   * acknowledged, what the kernel holds unsent or in flight, and the room the peer
+   * advertises in its receive buffer. False when unavailable (not Linux, no koffi, a
+   * kernel older than 5.4 without the window field, or no descriptor).
+   * One syscall into a buffer allocated once: cheap enough to call a few times a
+   * second per viewer.
+   */
+  readLink(socket: net.Socket, out: LinkSample): boolean;
+}
+
+/**
+ * One reading of a TCP connection from the sending side (Linux struct tcp_info).
+ * Byte counts are since the connection opened.
+ */
+export interface LinkSample {
+  /** Bytes the peer acknowledged: in its receive buffer or already read by its application. */
+  bytesAcked: number;
+  /** Bytes the kernel took from this socket's writes: acknowledged, in flight or not yet sent. */
+  bytesTaken: number;
+  /** Of those, bytes not yet sent. */
+  notSent: number;
+  /** Room the peer advertises in its receive buffer (bytes): shrinks while its reader falls behind. */
+  receiveWindow: number;
+  /** The smallest round trip seen, microseconds. */
+  minRttUs: number;
+}
+
+export function emptyLinkSample(): LinkSample {
+  return { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: 0, minRttUs: 0 };
 }
 
 export interface KernelQueueOptions {
@@ -83,6 +113,13 @@ const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const IPPROTO_TCP = 6;
 const TCP_NOTSENT_LOWAT = 25;
+const TCP_INFO = 11;
+/**
+ * Offsets in Linux's struct tcp_info (include/uapi/linux/tcp.h), stable since they
+ * were added: fields are only ever appended. tcpi_snd_wnd (Linux 5.4) is the last
+ * one read, so a shorter answer means an older kernel.
+ */
+const TCPI = { bytesAcked: 120, notSent: 144, minRtt: 148, bytesSent: 200, bytesRetrans: 208, sndWnd: 228, size: 232 } as const;
 /** SIOCOUTQ = TIOCOUTQ: bytes not yet acknowledged. */
 const SIOCOUTQ = 0x5411;
 /** Bytes not yet sent. */
@@ -90,7 +127,7 @@ const SIOCOUTQNSD = 0x894b;
 
 type Ioctl = (fd: number, request: number, out: Int32Array) => number;
 type SetSockOpt = (fd: number, level: number, name: number, value: Int32Array, length: number) => number;
-type GetSockOpt = (fd: number, level: number, name: number, value: Int32Array, length: Uint32Array) => number;
+type GetSockOpt = (fd: number, level: number, name: number, value: Int32Array | Uint8Array, length: Uint32Array) => number;
 type Dup = (fd: number) => number;
 
 /**
@@ -154,6 +191,9 @@ class LinuxKernelQueue implements KernelQueue {
   /** One int for every call's value: calls are synchronous, so one is enough and none allocates. */
   private readonly value = new Int32Array(1);
   private readonly length = new Uint32Array(1);
+  /** One struct tcp_info for every readLink (synchronous), read through a view that allocates nothing. */
+  private readonly info = new Uint8Array(TCPI.size);
+  private readonly infoView = new DataView(this.info.buffer);
 
   constructor(
     private readonly ioctl: Ioctl,
@@ -161,6 +201,20 @@ class LinuxKernelQueue implements KernelQueue {
     private readonly getsockopt: GetSockOpt,
     private readonly dup: Dup,
   ) {}
+
+  readLink(socket: net.Socket, out: LinkSample): boolean {
+    const fd = socketFd(socket);
+    if (fd === undefined) return false;
+    this.length[0] = TCPI.size;
+    if (this.getsockopt(fd, IPPROTO_TCP, TCP_INFO, this.info, this.length) !== 0 || (this.length[0] as number) < TCPI.size) return false;
+    const view = this.infoView;
+    out.bytesAcked = u64(view, TCPI.bytesAcked);
+    out.bytesTaken = u64(view, TCPI.bytesSent) - u64(view, TCPI.bytesRetrans) + view.getUint32(TCPI.notSent, true);
+    out.notSent = view.getUint32(TCPI.notSent, true);
+    out.receiveWindow = view.getUint32(TCPI.sndWnd, true);
+    out.minRttUs = view.getUint32(TCPI.minRtt, true);
+    return true;
+  }
 
   setSendBuffer(target: SocketOrServer, bytes: number): number | undefined {
     if (!this.setInt(target, SOL_SOCKET, SO_SNDBUF, bytes)) return undefined;
@@ -215,6 +269,18 @@ class LinuxKernelQueue implements KernelQueue {
   }
 }
 
+/** A little-endian u64 as a double without a BigInt (exact below 2^53 bytes). */
+function u64(view: DataView, offset: number): number {
+  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 0x1_0000_0000;
+}
+
+let shared: KernelQueue | undefined;
+/** The process's one KernelQueue (koffi loaded on first use), for per-socket reads. */
+export function sharedKernelQueue(): KernelQueue {
+  shared ??= openKernelQueue();
+  return shared;
+}
+
 function unavailable(reason: string): KernelQueue {
   return {
     available: false,
@@ -226,6 +292,7 @@ function unavailable(reason: string): KernelQueue {
     unsentBytes: () => undefined,
     unackedBytes: () => undefined,
     duplicate: () => undefined,
+    readLink: () => false,
   };
 }
 
