@@ -15,6 +15,8 @@ export interface LoadOptions {
   rate?: number;
   /** Fixed SO_RCVBUF for each viewer's socket (default: auto-tuned). */
   rcvbuf?: number;
+  /** With `rate`: read in one burst of up to rate × period per period (a busy tab), not in small steps. */
+  readPeriodMs?: number;
   /**
    * A command that runs the generator, e.g. ['ip', 'netns', 'exec', NS]; it must
    * exec node in place (as `ip netns exec` does), so the PID killed is node's.
@@ -34,6 +36,7 @@ export class LoadProcess {
     if (options.agent !== undefined) args.push('--agent', options.agent);
     if (options.rate !== undefined) args.push('--rate', String(options.rate));
     if (options.rcvbuf !== undefined) args.push('--rcvbuf', String(options.rcvbuf));
+    if (options.readPeriodMs !== undefined) args.push('--read-period-ms', String(options.readPeriodMs));
     const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
     this.child = spawn(command as string, [...prefix, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
     // A spawn that failed (no such command) says so here; unhandled, it would end the bench.

@@ -5,18 +5,20 @@
  * X-Frame-Sequence give no latency or gap count.
  *
  *   node dist/bench/load.js --url http://127.0.0.1:PORT --viewers 10
- *     [--agent camstream-bench] [--rate BYTES_PER_S --rcvbuf BYTES]
+ *     [--agent camstream-bench] [--rate BYTES_PER_S [--rcvbuf BYTES | --read-period-ms MS]]
  *
  * Prints `ready` once every viewer has a frame, measures between the `start` and
  * `stop` lines on stdin, then prints the result and exits (closing every socket).
  *
  * Every viewer of one generator sends the same User-Agent (`--agent`), so the
  * orchestrator can find their entries in /api/stats. With `--rate`, each viewer
- * reads at most that many bytes per second, by pausing its socket (a slow link
- * made by a slow reader, as in slow-viewer-probe.ts); `--rcvbuf` then fixes the
- * client's SO_RCVBUF, because an auto-tuned receive buffer grows to megabytes and
- * would hold a backlog that a real link of that rate cannot (it holds about its
- * bandwidth × delay in flight).
+ * reads at most that many bytes per second, by pausing its socket (read-pace.ts):
+ * in small steps, as a slow link delivers (as in slow-viewer-probe.ts), where
+ * `--rcvbuf` fixes the client's SO_RCVBUF, because an auto-tuned receive buffer
+ * grows to megabytes and would hold a backlog that a real link of that rate cannot
+ * (it holds about its bandwidth × delay in flight); or with `--read-period-ms`, in
+ * bursts, as a busy browser tab reads: up to rate × period each period, the receive
+ * buffer left to the OS, which is exactly what lets it grow.
  */
 import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
@@ -26,11 +28,17 @@ import { socketFd } from '../src/stream/kernel-queue.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { PACED_BURST_MS, START, STOP, type LoadMessage, type ViewerResult } from './load-protocol.js';
 import { MjpegParser } from './mjpeg-parser.js';
+import { LinkPace, PeriodPace, type ReadPace } from './read-pace.js';
 
 /** Per-socket read buffer, reused for every read (no allocation per chunk). */
 const READ_BUFFER_BYTES = 256 * 1024;
 /** A paced viewer reads in small steps, so its pacing is smooth. */
 const PACED_READ_BUFFER_BYTES = 16 * 1024;
+/**
+ * A bursty viewer's read size: a read takes what the buffer holds, so a period's
+ * last read overshoots its allowance by up to this (carried into the next period).
+ */
+const BURST_READ_BUFFER_BYTES = 64 * 1024;
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +47,7 @@ const { values } = parseArgs({
     agent: { type: 'string', default: 'camstream-bench' },
     rate: { type: 'string', default: '0' },
     rcvbuf: { type: 'string', default: '0' },
+    'read-period-ms': { type: 'string', default: '0' },
   },
 });
 if (values.url === undefined) throw new Error('load: --url is required');
@@ -48,7 +57,12 @@ const agent = values.agent;
 /** Bytes per second each viewer reads at most; 0 reads everything at once. */
 const rate = Number(values.rate);
 const rcvbuf = Number(values.rcvbuf);
+/** 0: a paced viewer reads in small steps; above, in one burst per period. */
+const readPeriodMs = Number(values['read-period-ms']);
 if (!(rate >= 0) || !(rcvbuf >= 0)) throw new Error(`load: --rate and --rcvbuf take bytes, got '${values.rate}' and '${values.rcvbuf}'`);
+if (!(readPeriodMs >= 0) || (readPeriodMs > 0 && rate === 0)) throw new Error(`load: --read-period-ms takes milliseconds and needs --rate, got '${values['read-period-ms']}'`);
+const paceFor = (): ReadPace | undefined => (rate === 0 ? undefined : readPeriodMs > 0 ? new PeriodPace(rate, readPeriodMs) : new LinkPace(rate, PACED_BURST_MS));
+const readBufferBytes = rate === 0 ? READ_BUFFER_BYTES : readPeriodMs > 0 ? BURST_READ_BUFFER_BYTES : PACED_READ_BUFFER_BYTES;
 if (/[\r\n]/.test(agent)) throw new Error('load: --agent must be one line');
 const setReceiveBuffer = rcvbuf > 0 ? receiveBufferSetter() : undefined;
 
@@ -92,11 +106,10 @@ class Viewer {
   ready = false;
   error: string | undefined;
   private lastSequence = -1;
-  private readonly buffer = Buffer.allocUnsafe(rate > 0 ? PACED_READ_BUFFER_BYTES : READ_BUFFER_BYTES);
+  private readonly buffer = Buffer.allocUnsafe(readBufferBytes);
   private readonly parser = new MjpegParser(this.onPart.bind(this));
   private readonly socket: Socket;
-  /** When a paced viewer's link would be free again (performance.now() ms). */
-  private linkFreeMs = 0;
+  private readonly pace = paceFor();
   private readonly resume = (): void => void this.socket.resume();
 
   constructor() {
@@ -141,10 +154,8 @@ class Viewer {
       return false;
     }
     if (measuring) this.bytes += bytes;
-    if (rate === 0) return true;
-    const now = performance.now();
-    this.linkFreeMs = Math.max(this.linkFreeMs, now - PACED_BURST_MS) + (bytes / rate) * 1000;
-    const waitMs = this.linkFreeMs - now;
+    if (this.pace === undefined) return true;
+    const waitMs = this.pace.afterRead(bytes, performance.now());
     if (waitMs <= 0) return true;
     setTimeout(this.resume, waitMs);
     return false;
