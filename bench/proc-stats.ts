@@ -98,6 +98,16 @@ export function readRssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
+/**
+ * The process's own RSS high-water mark in bytes (VmHWM): the kernel's peak since the
+ * process started, which no sampling interval can miss. Not its descendants'.
+ */
+export function readPeakRssBytes(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readProc(pid, 'status'));
+  if (match === null) throw new Error(`no VmHWM in /proc/${pid}/status; is it a zombie?`);
+  return Number(match[1]) * 1024;
+}
+
 /** Samples the RSS of a process (and its descendants) on an interval: `steady` is the mean, `peak` the max. */
 export class RssSampler {
   private readonly samples: number[] = [];

@@ -14,6 +14,8 @@ export interface ServerSpec {
   args?: readonly string[];
   nodeArgs?: readonly string[];
   env?: Readonly<Record<string, string>>;
+  /** Variables of the bench's own environment the server must not inherit. */
+  unsetEnv?: readonly string[];
 }
 
 /** camstream's listening line, and the baselines' and raw writer's. */
@@ -28,6 +30,8 @@ export interface DropStats {
   replaced: number;
   adapted: number;
   encoder_busy: number;
+  /** Frames not sent while the viewer's reader held a backlog of unread frames (issue 14); absent from servers that do not count it. */
+  draining?: number;
   total: number;
 }
 
@@ -54,6 +58,10 @@ export interface ServerStats {
     bytesSent: number;
     drops: DropStats;
     viewerList: ViewerStats[];
+    /** CPU time spent re-encoding, ms per second (issue 14); absent from servers that do not export it. */
+    encodeMsPerSecond?: number;
+    /** Times a viewer's frame was late while its socket said its reader had everything: the server, not the viewer, was slow (issue 14); absent likewise. */
+    serverLate?: number;
   }[];
   pool: { hits: number; misses: number; inUse: number; highWaterMark: number };
   process: { gcCount: number; gcPauseSeconds: number };
@@ -90,9 +98,11 @@ export class ServerProcess {
 
   /** Spawns the server; call waitForUrl() next and stop() in a finally. */
   static spawn(root: string, spec: ServerSpec): ServerProcess {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env };
+    for (const name of spec.unsetEnv ?? []) delete env[name];
     const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script, ...(spec.args ?? [])], {
       cwd: root,
-      env: { ...process.env, ...spec.env },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (child.pid === undefined) throw new Error('could not start the server process');

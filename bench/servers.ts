@@ -21,12 +21,16 @@ export const CAMSTREAM_LAUNCH = ((): { env: Record<string, string>; nodeArgs: st
   const env = Object.fromEntries(words.slice(0, Math.max(0, node)).map((word) => word.split('=', 2) as [string, string]));
   return { env, nodeArgs: node < 0 ? [] : words.slice(node + 1) };
 })();
+/** How long a camera may take to deliver its first frame (its ring rendered in a child, slow on a busy machine). */
+const FIRST_FRAME_TIMEOUT_MS = 60_000;
 const baseline = (file: string): string => fileURLToPath(new URL(`./baselines/${file}`, import.meta.url));
 
 /** A server to run: what to spawn, a name for logs and tables, and how to have it start its camera. */
 export interface ServerKind {
   name: string;
   spec: ServerSpec;
+  /** Run without the alloc probe (its node flag and preload), e.g. to measure memory as a user's plain `node` has it. */
+  noProbe?: boolean;
   /** Resolves once the server delivers frames (camstream starts cameras on demand). */
   warmUp(url: string): Promise<void>;
   /** camstream answers /api/stats (capture rate, drops, pool); the others do not. */
@@ -35,16 +39,40 @@ export interface ServerKind {
 
 const noWarmUp = async (): Promise<void> => undefined;
 
-export function camstream(source: string, host = '127.0.0.1', extraArgs: readonly string[] = []): ServerKind {
+/**
+ * How camstream is started: `bin` as its executable runs (the shebang's environment and
+ * node flags, with the alloc probe); `plain` as `node dist/src/cli/main.js` with none
+ * of them and no probe, as a systemd unit, a library user or the tests run it.
+ */
+export type CamstreamLaunch = 'bin' | 'plain';
+
+/** Variables that would change a plain node's memory or flags if the bench itself ran with them. */
+const PLAIN_UNSET = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'GLIBC_TUNABLES', 'UV_THREADPOOL_SIZE'];
+
+export function camstream(source: string, host = '127.0.0.1', extraArgs: readonly string[] = [], launch: CamstreamLaunch = 'bin'): ServerKind {
+  const args = ['--source', source, '--host', host, '--port', '0', '--log-level', 'info', ...extraArgs];
+  const spec: ServerSpec =
+    launch === 'bin'
+      ? { script: CAMSTREAM_SCRIPT, nodeArgs: CAMSTREAM_LAUNCH.nodeArgs, env: CAMSTREAM_LAUNCH.env, args }
+      : { script: CAMSTREAM_SCRIPT, unsetEnv: [...new Set([...PLAIN_UNSET, ...Object.keys(CAMSTREAM_LAUNCH.env)])], args };
   return {
-    name: ['camstream', ...extraArgs].join(' '),
+    name: ['camstream', ...extraArgs, ...(launch === 'plain' ? ['(plain node)'] : [])].join(' '),
     hasApiStats: true,
-    spec: { script: CAMSTREAM_SCRIPT, nodeArgs: CAMSTREAM_LAUNCH.nodeArgs, env: CAMSTREAM_LAUNCH.env, args: ['--source', source, '--host', host, '--port', '0', '--log-level', 'info', ...extraArgs] },
+    noProbe: launch === 'plain',
+    spec,
     // A snapshot starts the camera (and its frame rendering) before anything is measured.
+    // On a busy machine rendering the ring can outlast one snapshot's wait (503): ask again.
     warmUp: async (url) => {
-      const first = await fetch(`${url}/snapshot`);
-      if (first.status !== 200) throw new Error(`the camera delivered no frame: ${first.status} ${await first.text()}`);
-      await first.arrayBuffer();
+      const deadline = Date.now() + FIRST_FRAME_TIMEOUT_MS;
+      for (;;) {
+        const first = await fetch(`${url}/snapshot`);
+        if (first.status === 200) {
+          await first.arrayBuffer();
+          return;
+        }
+        const body = await first.text();
+        if (first.status !== 503 || Date.now() >= deadline) throw new Error(`the camera delivered no frame: ${first.status} ${body}`);
+      }
     },
   };
 }
@@ -64,7 +92,8 @@ export function camstreamHasWorkers(): boolean {
 export interface RunningServer {
   server: ServerProcess;
   url: string;
-  probe: AllocProbe;
+  /** Undefined for a kind run without it (`noProbe`). */
+  probe: AllocProbe | undefined;
 }
 
 /**
@@ -73,8 +102,8 @@ export interface RunningServer {
  * on interrupt; its warnings are logged when it stops.
  */
 export async function withServer<T>(kind: ServerKind, track: Set<{ kill(): void }>, log: (message: string) => void, body: (running: RunningServer) => Promise<T>): Promise<T> {
-  const probe = new AllocProbe();
-  const server = ServerProcess.spawn(ROOT, { ...kind.spec, nodeArgs: [...probe.nodeArgs, ...(kind.spec.nodeArgs ?? [])], env: { ...probe.env, ...kind.spec.env } });
+  const probe = kind.noProbe === true ? undefined : new AllocProbe();
+  const server = ServerProcess.spawn(ROOT, { ...kind.spec, nodeArgs: [...(probe?.nodeArgs ?? []), ...(kind.spec.nodeArgs ?? [])], env: { ...probe?.env, ...kind.spec.env } });
   track.add(server);
   try {
     const url = await server.waitForUrl();
@@ -84,7 +113,7 @@ export async function withServer<T>(kind: ServerKind, track: Set<{ kill(): void 
   } finally {
     await server.stop();
     track.delete(server);
-    probe.remove();
+    probe?.remove();
     for (const problem of server.problems) log(`${kind.name} (pid ${server.pid}) logged: ${problem}`);
   }
 }
