@@ -9,7 +9,8 @@ import { cpus, release, totalmem } from 'node:os';
 import { compareSection } from './report-compare.js';
 import { dashboardSection } from './report-dashboard.js';
 import type { DashboardRow } from './dashboard.js';
-import { slowViewersSection, type SlowRunInfo, type SlowScenarioFigures } from './report-slow.js';
+import type { SlowRunInfo, SlowScenarioFigures } from './report-slow.js';
+import { slowViewersSection } from './report-slow-section.js';
 import { costTable, deliveryTable } from './report-tables.js';
 import { targetsTable } from './report-targets.js';
 import { f } from './format.js';
@@ -73,7 +74,7 @@ ${machineDescription()}
 - Command: \`${input.command}\`
 - Each scenario: ${WARMUP_SECONDS} s warm-up, then ${input.seconds} s measured; viewers on loopback (127.0.0.1), in load
   generator processes of at most 100 viewers each (bench/load.ts), on the same ${cores}-core machine as the server.
-- Reproduce: \`npm install && npm run bench\` (all parts, about 7 minutes), or one part:
+- Reproduce: \`npm install && npm run bench\` (all parts, about 8½ minutes), or one part:
   \`npm run bench -- --parts scenarios|raw|compare|slow|dashboard [--seconds 10] [--viewers 1,10,50,100,200,300]\`
   (\`node dist/bench/run.js --help\` lists every flag). Run it on an otherwise idle machine:
   the load generators share its cores with the server.
@@ -107,7 +108,7 @@ ${deliveryTable(input.raw)}
 ${costTable(input.raw)}
 `,
     input.compare.length === 0 ? '' : compareSection(input.compare, input.seconds),
-    input.slow === undefined ? '' : slowViewersSection(input.slow.rows, input.slow.run, 'synthetic:1920x1080@60'),
+    input.slow === undefined ? '' : slowViewersSection(input.slow.rows, input.slow.run),
     input.dashboard.length === 0 ? '' : dashboardSection(input.dashboard),
     ...input.included.map((report) => included(report.title, report.path)),
     howToRead(cores),

@@ -7,7 +7,10 @@
  *   and 720p30 to 10 viewers;
  * - raw: the raw loopback writer (bench/baselines/raw-writer.ts), paced and saturated;
  * - compare: camstream beside the naive baseline and npm mjpeg-server (compare.ts);
- * - slow: the slow-viewer mixes (slow-scenarios.ts);
+ * - slow: the slow-viewer mixes (slow-plan.ts, run by slow-scenarios.ts): 1080p60 with 2 of 10 viewers
+ *   paced at 2 MB/s, reading like a busy tab, or behind a shaped link, beside the same viewers none slow
+ *   (the CPU ratio's denominator), and a 720p30 camera with one busy-tab viewer at 1 MB/s (a Raspberry
+ *   Pi's setting); camstream started as plain `node`;
  * - dashboard: headless Chromium opening the dashboard of twelve cameras, time to every card's first picture (dashboard.ts).
  *
  * Flags: USAGE below (`--help`). An empty list ('') skips that series. The pool micro-benchmarks and the soak run
@@ -25,9 +28,11 @@ import { benchmarksDoc, type DocInput } from './report.js';
 import { costTable, deliveryTable } from './report-tables.js';
 import { runSeries, type Row, type SeriesContext } from './series.js';
 import { camstream, camstreamHasWorkers, rawWriter } from './servers.js';
-import { slowViewersTable } from './report-slow.js';
+import { slowCostTable, slowViewersTable } from './report-slow.js';
+import { slowTargetsTable } from './report-slow-targets.js';
 import { dashboardTable } from './report-dashboard.js';
-import { runSlowScenarios, SHAPING, SLOW_KINDS } from './slow-scenarios.js';
+import { SHAPING, SLOW_KINDS, type SlowKind } from './slow-plan.js';
+import { runSlowScenarios } from './slow-scenarios.js';
 
 const PARTS = ['scenarios', 'raw', 'compare', 'slow', 'dashboard'] as const;
 const USAGE = `node dist/bench/run.js (npm run bench -- ...)
@@ -39,8 +44,11 @@ const USAGE = `node dist/bench/run.js (npm run bench -- ...)
   --raw-paced 10,100,300                raw writer, 60 parts/s
   --raw-saturated 10,100                raw writer, as fast as it can
   --compare 10,50,100                   camstream, naive and mjpeg-server side by side
-  --slow paced,link                     the slow-viewer mixes
-  --link-queue 400ms                    the link's tbf queue
+  --slow paced,busy-tab,link,pi         the slow-viewer mixes (camstream as plain node; each brings
+                                        its camera's no-slow-viewer row): 1080p60, 2 of 10 at 2 MB/s
+                                        paced (128 KiB rcvbuf), as a busy tab (OS rcvbuf), over a
+                                        shaped link (root, iproute2); pi: 720p30, 1 of 4 at 1 MB/s
+  --link-queue 400ms                    the slow link's tbf queue
   --dashboard-runs 5                    cold starts per camera set in the dashboard part
   --no-write                            print the tables, leave docs/ alone
 `;
@@ -82,8 +90,10 @@ if (!(seconds > 0)) throw new Error(`--seconds: expected a positive number, got 
 if (!/^\d+(?:\.\d+)?(?:ms|s|us)$/.test(values['link-queue'])) throw new Error(`--link-queue: expected a time such as 400ms, got '${values['link-queue']}'`);
 const dashboardRuns = Number(values['dashboard-runs']);
 if (!Number.isInteger(dashboardRuns) || dashboardRuns < 1) throw new Error(`--dashboard-runs: expected a positive whole number, got '${values['dashboard-runs']}'`);
-const slowKinds = values.slow === '' ? [] : values.slow.split(',');
-if (slowKinds.some((kind) => !(SLOW_KINDS as readonly string[]).includes(kind))) throw new Error(`--slow: expected some of ${SLOW_KINDS.join(',')} (or ''), got '${values.slow}'`);
+const isSlowKind = (kind: string): kind is SlowKind => (SLOW_KINDS as readonly string[]).includes(kind);
+const slowList = values.slow === '' ? [] : values.slow.split(',');
+const slowKinds: SlowKind[] = slowList.filter(isSlowKind);
+if (slowKinds.length !== slowList.length) throw new Error(`--slow: expected some of ${SLOW_KINDS.join(',')} (or ''), got '${values.slow}'`);
 
 /** Children (and the link) to clean up if the bench itself is interrupted, when finally blocks would not run. */
 const running = killOnInterrupt();
@@ -164,7 +174,10 @@ async function main(): Promise<void> {
     notes.push(`${row.server}, ${row.source}, ${row.figures.viewers} viewers: a load generator used ${row.figures.load.busiest.toFixed(0)} % of a core, so it may have limited that row.`);
   }
   if (loopback.length > 0) process.stdout.write(`${deliveryTable(loopback)}\n\n${costTable(loopback)}\n\n`);
-  if (input.slow !== undefined && input.slow.rows.length > 0) process.stdout.write(`${slowViewersTable(input.slow.rows)}\n\n`);
+  if (input.slow !== undefined && input.slow.rows.length > 0) {
+    const rows = input.slow.rows;
+    process.stdout.write(`${slowTargetsTable(rows)}\n\n${slowViewersTable(rows)}\n\n${slowCostTable(rows)}\n\n`);
+  }
   if (input.dashboard.length > 0) process.stdout.write(`${dashboardTable(input.dashboard)}\n\n`);
   if (values['no-write']) return;
   const series = chartSeries(input);
