@@ -39,7 +39,7 @@ export interface CameraConfig {
   queueCapacity?: number;
   /** Slow-viewer adaptation thresholds, or false to turn it off. */
   adaptive?: Partial<AdaptiveOptions> | false;
-  /** Re-encoding profiles by name, added to (or replacing) full-q60, half-q60, quarter-q40. */
+  /** Re-encoding profiles by name, added to (or replacing) DEFAULT_PROFILES (full-q60, half-q60, third-q60, quarter-q40). */
   profiles?: Record<string, Profile>;
   /** The adaptation ladder, best first. */
   ladder?: AdaptationLevel[];

@@ -15,7 +15,7 @@ const sequenceOf = (headers: Record<string, string>): number => Number(headers['
 
 test('the ladder for a 60 fps camera: frame rate first, then profiles; a 30 fps camera skips the 30 fps rung', () => {
   assert.deepEqual(LEVELS.map((level) => `${level.maxFps ?? 'all'}/${level.profile}`), [
-    'all/source', '30/source', '15/source', '15/full-q60', '15/half-q60', '15/quarter-q40', '5/quarter-q40',
+    'all/source', '30/source', '15/source', '15/third-q60', '15/quarter-q40', '5/quarter-q40',
   ]);
   assert.deepEqual(ladderFor(30).map((level) => `${level.maxFps ?? 'all'}/${level.profile}`).slice(0, 2), ['all/source', '15/source']);
   assert.equal(ladderFor(undefined).length, DEFAULT_LADDER.length);

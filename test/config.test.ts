@@ -96,7 +96,7 @@ const badConfigs: [string, string, RegExp][] = [
   ['bad port', 'port: 99999\ncameras:\n  - id: a\n    source: synthetic:64x64@5\n', /bad\.yaml:1:7: port: expected a whole number from 0 to 65535, got 99999/],
   ['bad boolean', 'cameras:\n  - id: a\n    source: synthetic:64x64@5\n    always-on: sometimes\n', /bad\.yaml:4:16: cameras\[0\]\.always-on: expected true or false, got 'sometimes'/],
   ['not YAML', 'cameras: [\n', /bad\.yaml:\d+:\d+: not valid YAML/],
-  ['ladder names an unknown profile', 'cameras:\n  - id: a\n    source: synthetic:64x64@5\n    ladder:\n      - { fps: 10, profile: huge }\n', /bad\.yaml:5:29: cameras\[0\]\.ladder\[0\]\.profile: expected one of source, full-q60, half-q60, quarter-q40, got 'huge'/],
+  ['ladder names an unknown profile', 'cameras:\n  - id: a\n    source: synthetic:64x64@5\n    ladder:\n      - { fps: 10, profile: huge }\n', /bad\.yaml:5:29: cameras\[0\]\.ladder\[0\]\.profile: expected one of source, full-q60, half-q60, third-q60, quarter-q40, got 'huge'/],
   ['profile scale out of range', 'cameras:\n  - id: a\n    source: synthetic:64x64@5\n    profiles:\n      big: { scale: 2 }\n', /cameras\[0\]\.profiles\.big\.scale: expected a share of the source width/],
   ['cameras not a list', 'cameras: door\n', /bad\.yaml:1:10: cameras: expected a list of cameras/],
 ];

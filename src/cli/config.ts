@@ -4,6 +4,7 @@ import { CAMERA_ID, MAX_WORKERS, type CameraConfig, type Limits } from '../camst
 import { AuthConfigError, Authenticator, ClientAddress, isOrigin, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
 import { CamstreamError } from '../frame/index.js';
 import { parseSource, SourceSpecError } from '../source/index.js';
+import { DEFAULT_PROFILES, SOURCE_PROFILE } from '../stream/index.js';
 
 /** A config file that cannot be used; the message names the file, line, key and what is accepted. */
 export class ConfigError extends CamstreamError {
@@ -254,7 +255,7 @@ class ConfigReader {
 
   private ladder(value: unknown, at: Path, extraProfiles: string[]): { maxFps: number | undefined; profile: string }[] {
     if (!Array.isArray(value) || value.length === 0) this.fail(at, 'expected a list of levels, best first, each { fps, profile }');
-    const known = ['source', 'full-q60', 'half-q60', 'quarter-q40', ...extraProfiles];
+    const known = [SOURCE_PROFILE, ...Object.keys(DEFAULT_PROFILES), ...extraProfiles];
     return value.map((level: unknown, index) => {
       const here: Path = [...at, index];
       if (!isPlainObject(level)) this.fail(here, 'expected { fps: 15, profile: half-q60 }');

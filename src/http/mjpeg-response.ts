@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { ADVANCE_HEADER, FIRST_BOUNDARY, STREAM_CONTENT_TYPE } from '../frame/index.js';
-import { MjpegSink, type Camera, type Viewer, type ViewerInfo, type ViewerRequest } from '../stream/index.js';
+import { MjpegSink, sharedKernelQueue, type Camera, type Viewer, type ViewerInfo, type ViewerRequest } from '../stream/index.js';
 import { browserQuirks } from './browser-quirks.js';
 
 /**
@@ -52,6 +52,6 @@ export function startStream(camera: Camera, socket: Socket, httpVersion: string,
   const quirks = browserQuirks(info.userAgent, request);
   socket.setNoDelay(true);
   socket.write(streamResponseHead(httpVersion, quirks.advanceHeaders, extraHeadLines));
-  const sink = new MjpegSink(socket, quirks.advanceHeaders ? 'advance-headers' : 'standard');
+  const sink = new MjpegSink(socket, quirks.advanceHeaders ? 'advance-headers' : 'standard', sharedKernelQueue());
   return camera.addViewer(sink, info, { ...request, ...quirks });
 }

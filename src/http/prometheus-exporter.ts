@@ -72,9 +72,10 @@ export class PrometheusExporter {
     this.counter('camstream_viewer_connections_total', 'Viewers that connected since start.', perCamera((c) => c.viewersTotal));
     this.counter(
       'camstream_frames_dropped_total',
-      'Frames not sent to a viewer, by reason: replaced (a newer frame took its place), adapted (kept to an adapted viewer\'s lower rate), encoder_busy (its profile was still encoding).',
+      'Frames not sent to a viewer, by reason: replaced (a newer frame took its place), adapted (kept to an adapted viewer\'s lower rate), encoder_busy (its profile was still encoding), draining (its reader held a backlog of unread frames, and nothing was sent until it read them).',
       (scrape) => scrape.cameras.flatMap((camera) => DROP_REASONS.map((reason) => ({ labels: { camera: camera.id, reason }, value: camera.drops[reason] }))),
     );
+    this.counter('camstream_server_late_total', 'Times a viewer\'s frame was late, or gave way in its queue, while its socket said its reader had everything: the server, not the viewer, was slow (no viewer is stepped down for it).', perCamera((c) => c.serverLate));
     this.summary('camstream_frame_acquisition_seconds', 'Capture (the source has the whole frame) to published; quantiles of the last 1-2 minutes.', (c) => c.acquisition);
     this.summary('camstream_frame_latency_seconds', 'Capture to the part handed to the kernel, every viewer write; quantiles of the last 1-2 minutes.', (c) => c.latency);
     this.summary('camstream_frame_interval_seconds', 'Time between frames from the source; quantiles of the last 1-2 minutes.', (c) => c.frameInterval);

@@ -1,5 +1,22 @@
 import type { AdaptationLevel } from './profile.js';
 
+/** What a rung costs a viewer's link: bytes per second, or undefined while unknown. */
+export type RungCost = (level: AdaptationLevel) => number | undefined;
+
+/** A viewer's measured read rate (see LinkMonitor): bytes per second while it was behind, and when. */
+export interface MeasuredCapacity {
+  readonly capacity: number;
+  readonly capacityAtMs: number;
+}
+
+/** What one observation of a linked viewer meant. */
+export type Observation = 'steady' | 'changed' | 'server-late';
+
+/** A rung fits a link when it needs at most this share of the link's measured rate (headroom for jitter). */
+const FIT_SHARE = 0.8;
+/** A measured rate older than this is no reason to skip probing a rung above it: the link may have changed. */
+const CAPACITY_FRESH_MS = 10_000;
+
 export interface AdaptiveOptions {
   /** Lag (capture to write completion) above this is trouble: step down. Default 250 ms. */
   lagHighMs: number;
@@ -9,7 +26,7 @@ export interface AdaptiveOptions {
   dropsToStepDown: number;
   /** Least time between two steps down, so one backlog is not punished twice. Default 1 s. */
   stepDownCooldownMs: number;
-  /** Healthy this long: try one step up. Default 2 s. */
+  /** Healthy this long: try one step up. Default 1 s. */
   recoverAfterMs: number;
   /** A step up that fails within this long doubles recoverAfterMs, up to maxRecoverAfterMs. */
   probeWindowMs: number;
@@ -21,17 +38,24 @@ export const DEFAULT_ADAPTIVE_OPTIONS: AdaptiveOptions = {
   lagLowMs: 80,
   dropsToStepDown: 2,
   stepDownCooldownMs: 1000,
-  recoverAfterMs: 2000,
+  recoverAfterMs: 1000,
   probeWindowMs: 3000,
   maxRecoverAfterMs: 60_000,
 };
 
 /**
  * Decides one viewer's rung on the adaptation ladder from what its writes show:
- * frames replaced in its queue (it falls behind) and lag. Steps down one rung on
- * trouble (at most once per cooldown), up one rung after a healthy period. A step
- * up that fails at once doubles the wait before the next try, so a link that fits
- * between two rungs settles instead of oscillating; a step up that holds resets it.
+ * frames replaced in its queue (it falls behind) and lag. Steps down on trouble (at
+ * most once per cooldown), up one rung after a healthy period. A step up that fails
+ * at once doubles the wait before the next try, so a link that fits between two
+ * rungs settles instead of oscillating; a step up that holds resets it.
+ *
+ * With the viewer's socket readable (`observe`, see LinkMonitor) it also knows *whose*
+ * delay it sees: a backlog of unread frames is the viewer's, a late frame with nothing
+ * waiting for the viewer is the server's (counted, never a reason to step down). And,
+ * as a video player's adaptive bitrate does, it steps down straight to the best rung
+ * whose cost fits the rate the viewer was measured reading at, and does not probe a
+ * rung above that rate while the measure is fresh.
  *
  * Plain arithmetic on plain fields: called on every completed write.
  */
@@ -46,8 +70,14 @@ export class AdaptiveController {
   private recoverAfterMs: number;
   stepsDown = 0;
   stepsUp = 0;
+  /** The viewer's measured read rate, when its socket can tell (set by its Viewer). */
+  link: MeasuredCapacity | undefined;
 
-  constructor(levels: readonly AdaptationLevel[], options: Partial<AdaptiveOptions> = {}) {
+  constructor(
+    levels: readonly AdaptationLevel[],
+    options: Partial<AdaptiveOptions> = {},
+    private readonly cost: RungCost = () => undefined,
+  ) {
     if (levels.length === 0) throw new RangeError('an adaptation ladder needs at least one level');
     this.levels = levels;
     this.options = { ...DEFAULT_ADAPTIVE_OPTIONS, ...options };
@@ -69,6 +99,29 @@ export class AdaptiveController {
       this.healthySinceMs = -1;
       return false;
     }
+    return this.healthy(nowMs);
+  }
+
+  /**
+   * A linked viewer's write completed `lagMs` after capture, and its socket says the
+   * oldest frame its reader has not read is `backlogMs` old.
+   */
+  observe(nowMs: number, lagMs: number, backlogMs: number): Observation {
+    const { lagHighMs, lagLowMs } = this.options;
+    if (backlogMs > lagHighMs) return this.trouble(nowMs) ? 'changed' : 'steady';
+    if (lagMs > lagHighMs) {
+      // Late, yet nothing waits for the viewer: the server was slow, not its link.
+      this.healthySinceMs = -1;
+      return 'server-late';
+    }
+    if (backlogMs >= lagLowMs || lagMs >= lagLowMs) {
+      this.healthySinceMs = -1;
+      return 'steady';
+    }
+    return this.healthy(nowMs) ? 'changed' : 'steady';
+  }
+
+  private healthy(nowMs: number): boolean {
     if (this.healthySinceMs < 0) this.healthySinceMs = nowMs;
     if (this.lastStepUpMs > 0 && nowMs - this.lastStepUpMs > this.options.probeWindowMs) {
       this.recoverAfterMs = this.options.recoverAfterMs; // the last step up held
@@ -76,6 +129,7 @@ export class AdaptiveController {
     }
     if (this.current === 0) return false;
     if (nowMs - this.healthySinceMs < this.recoverAfterMs || nowMs - this.lastChangeMs < this.recoverAfterMs) return false;
+    if (!this.fits(this.levels[this.current - 1] as AdaptationLevel, nowMs, 1)) return false;
     this.current--;
     this.stepsUp++;
     this.lastChangeMs = nowMs;
@@ -85,9 +139,14 @@ export class AdaptiveController {
     return true;
   }
 
-  /** A frame waiting for this viewer was replaced by a newer one. True when the level changed. */
-  dropped(nowMs: number): boolean {
+  /**
+   * A frame waiting for this viewer was replaced by a newer one. True when the level
+   * changed. `viewerBehind` false (its socket says its reader has everything): the
+   * server was late, which is no reason to step the viewer down.
+   */
+  dropped(nowMs: number, viewerBehind = true): boolean {
     this.healthySinceMs = -1;
+    if (!viewerBehind) return false;
     if (++this.dropsSinceChange < this.options.dropsToStepDown) return false;
     return this.trouble(nowMs);
   }
@@ -105,10 +164,27 @@ export class AdaptiveController {
       this.recoverAfterMs = Math.min(this.options.maxRecoverAfterMs, this.recoverAfterMs * 2);
       this.lastStepUpMs = -Infinity;
     }
-    this.current++;
+    this.current = this.stepDownTarget(nowMs);
     this.stepsDown++;
     this.lastChangeMs = nowMs;
     this.dropsSinceChange = 0;
     return true;
+  }
+
+  /** One rung down, or further: the best rung below whose cost fits the viewer's fresh measured rate. */
+  private stepDownTarget(nowMs: number): number {
+    const next = this.current + 1;
+    for (let index = next; index < this.levels.length; index++) {
+      if (this.fits(this.levels[index] as AdaptationLevel, nowMs, FIT_SHARE)) return index;
+    }
+    return this.levels.length - 1;
+  }
+
+  /** Whether `level` fits the viewer's measured rate; true while either is unknown or the measure is stale. */
+  private fits(level: AdaptationLevel, nowMs: number, share: number): boolean {
+    const link = this.link;
+    if (link === undefined || link.capacity <= 0 || nowMs - link.capacityAtMs > CAPACITY_FRESH_MS) return true;
+    const cost = this.cost(level);
+    return cost === undefined || cost <= link.capacity * share;
   }
 }

@@ -8,6 +8,12 @@ export class CameraCounters {
   viewersTotal = 0;
   viewersStalled = 0;
   framesUnchanged = 0;
+  /**
+   * Times a viewer's frame was late (or gave way in its queue) while its socket said
+   * its reader had everything: the server, not the viewer, was slow. Never a reason
+   * to step the viewer down.
+   */
+  serverLate = 0;
   readonly drops = new DropCounters();
   /**
    * Capture (the source has the whole frame) to published, per frame. Sources seal

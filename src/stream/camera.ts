@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { CamstreamError, FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
 import { RateMeter, type DurationStats, type IntervalStats } from '../metrics/index.js';
 import type { NoSignalRenderer, Source } from '../source/index.js';
-import { AdaptiveController, type AdaptiveOptions } from './adaptive-controller.js';
+import { AdaptiveController, type AdaptiveOptions, type RungCost } from './adaptive-controller.js';
 import { CameraCounters } from './camera-counters.js';
 import type { FrameChannel } from './frame-channel.js';
 import type { FrameSink } from './frame-sink.js';
@@ -38,7 +38,7 @@ export interface CameraOptions {
   noSignalAfterMs?: number;
   /** Adapting slow viewers: thresholds, or false to send every viewer everything it can take. */
   adaptive?: Partial<AdaptiveOptions> | false;
-  /** Re-encoding profiles by name (default full-q60, half-q60, quarter-q40). */
+  /** Re-encoding profiles by name (default: DEFAULT_PROFILES in profile.ts). */
   profiles?: Record<string, Profile>;
   /** The adaptation ladder, best first (default: see profile.ts). */
   ladder?: readonly AdaptationLevel[];
@@ -96,6 +96,8 @@ export interface ViewerRequest {
 const PAUSE_INTERVALS = 2.5;
 const PAUSE_MIN_MS = 100;
 const PAUSE_MAX_MS = 2000;
+/** Weight of each new frame in the average part size (about the last 20 frames count). */
+const PART_BYTES_WEIGHT = 0.05;
 
 export interface CameraStats {
   id: string;
@@ -127,6 +129,8 @@ export interface CameraStats {
   viewersStalled: number;
   /** Frames not sent because they were identical to the previous one (drop-same-frames). */
   framesUnchanged: number;
+  /** A viewer's frame was late, or gave way in its queue, while its socket said its reader had everything: the server was slow. */
+  serverLate: number;
   /** Re-encoded profiles running now, for adapted viewers. */
   profiles: ReturnType<ProfileChannels['stats']>;
   viewers: number;
@@ -171,6 +175,8 @@ export class Camera {
   private readonly noSignal: NoSignalFeed | undefined;
   /** Whether the no-signal feed knows the size of this source's frames. */
   private sizeKnown = false;
+  /** Average size of a source frame's part, bytes (0 before the first). */
+  private partBytes = 0;
   private readonly viewerClosed = this.removeViewer.bind(this);
   private readonly taps: FrameTap[] = [];
   /** Viewers of this camera in other event loops (see FrameTap); they keep the source running too. */
@@ -286,6 +292,8 @@ export class Camera {
     const nowMs = performance.now();
     this.counters.acquisition.record(nowMs - frame.capture.monoMs, nowMs);
     this.fps.mark(frame.capture.monoMs);
+    // A moving average of the part's size: what a rung at the source's quality costs a viewer's link.
+    this.partBytes += (frame.part.length - this.partBytes) * PART_BYTES_WEIGHT;
     if (!this.sizeKnown && this.noSignal !== undefined) {
       this.sizeKnown = true;
       this.noSignal.setSize(readJpegSize(frame.jpeg));
@@ -377,7 +385,7 @@ export class Camera {
       this.channels.define(profileKey, profile);
       ladder = this.ladder.filter((level) => level.profile === SOURCE_PROFILE).map((level) => ({ ...level, profile: profileKey }));
     }
-    const controller = this.adaptive === false ? undefined : new AdaptiveController(ladderFor(this.source.nominalFps ?? this.measuredFps(), ladder), this.adaptive);
+    const controller = this.adaptive === false ? undefined : new AdaptiveController(ladderFor(this.source.nominalFps ?? this.measuredFps(), ladder), this.adaptive, this.rungCost);
     const viewer = new Viewer(sink, info, {
       counters: this.counters,
       queueCapacity: this.queueCapacity,
@@ -427,6 +435,7 @@ export class Camera {
       noSignalFrames: this.noSignal?.cardsSent ?? 0,
       viewersStalled: this.counters.viewersStalled,
       framesUnchanged: this.counters.framesUnchanged,
+      serverLate: this.counters.serverLate,
       profiles: this.channels.stats(),
       viewers: this.viewers.length,
       viewersTotal: this.counters.viewersTotal,
@@ -469,6 +478,16 @@ export class Camera {
   private get watched(): boolean {
     return this.viewers.length > 0 || this.remoteViewers > 0;
   }
+
+  /** What a rung of the ladder costs a viewer's link, bytes per second (undefined before the first frame). */
+  private readonly rungCost: RungCost = (level) => {
+    if (this.partBytes === 0) return undefined;
+    const sourceFps = this.source.nominalFps ?? this.measuredFps();
+    if (sourceFps === undefined) return undefined;
+    const fps = level.maxFps === undefined ? sourceFps : Math.min(level.maxFps, sourceFps);
+    const bytes = level.profile === SOURCE_PROFILE ? this.partBytes : this.channels.frameBytesOf(level.profile, this.partBytes);
+    return bytes === undefined ? undefined : bytes * fps;
+  };
 
   private measuredFps(): number | undefined {
     const fps = this.fps.rate();

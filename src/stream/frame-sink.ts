@@ -1,5 +1,7 @@
+import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Frame } from '../frame/index.js';
+import type { KernelQueue, LinkSample } from './kernel-queue.js';
 
 /** Called once a send's bytes are handed to the kernel, or with the error that stopped them. */
 export type SendDone = (error?: Error | null) => void;
@@ -18,6 +20,11 @@ export interface FrameSink {
   destroy(): void;
   /** `close` once the transport is gone; `error` before it when it failed. */
   on(event: 'close' | 'error', listener: () => void): unknown;
+  /**
+   * Reads the transport's TCP state into `out` (see KernelQueue.readLink); absent when
+   * the sink's bytes share a connection with others or cannot be seen (false: not now).
+   */
+  readLink?(out: LinkSample): boolean;
 }
 
 /** How an MJPEG viewer's parts are cut from a frame (see src/frame/multipart.ts). */
@@ -29,10 +36,16 @@ export type PartStyle = 'standard' | 'advance-headers';
  * or with advance headers the JPEG, boundary and the next part's header.
  */
 export class MjpegSink implements FrameSink {
+  readonly readLink: ((out: LinkSample) => boolean) | undefined;
+
   constructor(
     private readonly socket: Writable,
     readonly style: PartStyle = 'standard',
-  ) {}
+    /** Reads the socket's TCP state, when it is a TCP socket and the kernel queue is available. */
+    kernel?: KernelQueue,
+  ) {
+    this.readLink = kernel?.available === true ? (out) => kernel.readLink(socket as Socket, out) : undefined;
+  }
 
   send(frame: Frame, done: SendDone): number {
     const bytes = this.style === 'standard' ? frame.part : frame.advancedPart;

@@ -16,7 +16,8 @@ export { ProfileChannels, TooManyProfilesError, MAX_PROFILE_CHANNELS } from './p
 export { ProfileEncoder } from './profile-encoder.js';
 export { DEFAULT_LADDER, DEFAULT_PROFILES, SOURCE_PROFILE, ladderFor, customProfileKey } from './profile.js';
 export type { AdaptationLevel, Profile } from './profile.js';
-export { openKernelQueue, socketFd } from './kernel-queue.js';
-export type { KernelQueue, KernelQueueOptions, SocketOrServer } from './kernel-queue.js';
+export { emptyLinkSample, openKernelQueue, sharedKernelQueue, socketFd } from './kernel-queue.js';
+export type { KernelQueue, KernelQueueOptions, LinkSample, SocketOrServer } from './kernel-queue.js';
+export { LinkMonitor } from './link-monitor.js';
 export { RelaySource, RelayedMemory } from './relay-source.js';
 export { mergeCameraStats } from './merge-stats.js';

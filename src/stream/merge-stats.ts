@@ -22,6 +22,7 @@ export function mergeCameraStats(main: CameraStats, mirrors: readonly CameraStat
     for (const reason of DROP_REASONS) merged.drops[reason] += mirror.drops[reason];
     merged.drops.total += mirror.drops.total;
     merged.viewersStalled += mirror.viewersStalled;
+    merged.serverLate += mirror.serverLate;
     merged.viewers += mirror.viewers;
     merged.viewersTotal += mirror.viewersTotal;
     merged.viewerList.push(...mirror.viewerList);

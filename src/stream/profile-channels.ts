@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { CamstreamError, type Frame, type FrameFactory } from '../frame/index.js';
 import { FrameChannel } from './frame-channel.js';
 import { ProfileEncoder } from './profile-encoder.js';
-import { SOURCE_PROFILE, type Profile } from './profile.js';
+import { estimateFrameBytes, SOURCE_PROFILE, type Profile } from './profile.js';
 import type { Viewer } from './viewer.js';
 
 /** Re-encoded channels a camera may run at once; each costs an encoder's CPU. */
@@ -97,6 +97,18 @@ export class ProfileChannels {
       out[key] = { viewers: channel.viewers.length, encoded: encoder.encoded, busy: encoder.busy, failed: encoder.failed, encodeMs: Math.round(encoder.encodeMs) };
     }
     return out;
+  }
+
+  /**
+   * A frame's size on profile `key`, bytes: what its encoder produced lately, or,
+   * before it ran, an estimate from the source's `sourceBytes` (undefined for a
+   * fixed width, whose share of the source is not known before the first frame).
+   */
+  frameBytesOf(key: string, sourceBytes: number): number | undefined {
+    const encoder = this.encoded.get(key)?.encoder;
+    if (encoder !== undefined && encoder.averageBytes > 0) return encoder.averageBytes;
+    const profile = this.profiles.get(key);
+    return profile === undefined ? undefined : estimateFrameBytes(profile, sourceBytes);
   }
 
   /** The newest frame of channel `key` (what its viewers saw last), if any. */

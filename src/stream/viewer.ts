@@ -6,6 +6,15 @@ import { FpsGate } from './fps-gate.js';
 import type { FrameSink } from './frame-sink.js';
 import { QuietTimer } from './quiet-timer.js';
 import { FrameQueue } from './frame-queue.js';
+import { LinkMonitor } from './link-monitor.js';
+
+/** A linked viewer's socket is read at most this often while its writes complete (10 times a second). */
+const LINK_SAMPLE_MS = 100;
+/** Its reader counts as behind (a dropped frame is then its own, not the server's) from this backlog on. */
+const BEHIND_MS = 50;
+/** A drain lasts at least this long, and at most DRAIN_MAX_MS when the socket never says it is over. */
+const DRAIN_MIN_MS = 100;
+const DRAIN_MAX_MS = 1000;
 
 export type ViewerCloseReason = 'client' | 'error' | 'shutdown' | 'stalled';
 
@@ -30,6 +39,8 @@ export interface ViewerOptions {
   stallTimeoutMs?: number | undefined;
   /** Send the frame a stream pauses on a second time (WebKit shows it only then; see repeatFinal). */
   dualFinalFrames?: boolean | undefined;
+  /** A linked viewer whose reader holds frames older than this sends nothing until it has read them. Default 250 ms. */
+  drainAboveMs?: number | undefined;
 }
 
 /** What /api/stats says of one viewer. */
@@ -50,6 +61,12 @@ export interface ViewerStats {
   lastLatencyMs: number;
   /** Milliseconds since its last part was completely written (null before the first). */
   lastPartAgeMs: number | null;
+  /**
+   * From its socket (null where it cannot be read): how old the oldest frame its reader
+   * has not read is, the bytes it has not read, its measured read rate (bytes/s, 0
+   * until measured), and whether nothing is sent until it has read its backlog.
+   */
+  link: { backlogMs: number; pendingBytes: number; capacity: number; draining: boolean } | null;
   /** Its rung on the adaptation ladder (0 = best), its frame-rate cap and profile. */
   level: number;
   maxFps: number | null;
@@ -123,6 +140,12 @@ export class Viewer {
   });
   private writeStartedMs = 0;
   private lastWrittenMs = -1;
+  /** Reads its socket's TCP state; undefined where it cannot (then lag alone decides, as before). */
+  private link: LinkMonitor | undefined;
+  private lastLinkMs = -Infinity;
+  private readonly drainAboveMs: number;
+  private draining = false;
+  private drainUntilMs = 0;
 
   constructor(sink: FrameSink, info: ViewerInfo, options: ViewerOptions) {
     this.sink = sink;
@@ -135,6 +158,14 @@ export class Viewer {
     this.requested = new FpsGate(options.requestedFps);
     this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
     this.dualFinalFrames = options.dualFinalFrames ?? false;
+    this.drainAboveMs = options.drainAboveMs ?? 250;
+    const readLink = sink.readLink?.bind(sink);
+    if (readLink !== undefined) {
+      this.link = new LinkMonitor(readLink);
+      // The window of a receive buffer nothing was written to yet: the room it has when its reader keeps up.
+      this.link.update(performance.now(), 0);
+      if (this.controller !== undefined) this.controller.link = this.link;
+    }
     sink.on('error', () => {
       if (this.closeReason === 'client') this.closeReason = 'error';
     });
@@ -143,6 +174,11 @@ export class Viewer {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Whether its socket's TCP state is read (see LinkMonitor); false until its first write completed. */
+  get linked(): boolean {
+    return this.link !== undefined && this.lastLinkMs > -Infinity;
   }
 
   /** The lower of the requested and adaptive frame-rate caps (undefined: none). */
@@ -165,6 +201,16 @@ export class Viewer {
       this.counters.drops.adapted++;
       return;
     }
+    if (this.draining) {
+      if (!this.drained(performance.now())) {
+        // Its reader is still behind: the newest frame waits, the one it replaces is dropped.
+        const displaced = this.queue.push(frame.retain());
+        if (displaced !== undefined) this.dropWhileDraining(displaced);
+        return;
+      }
+      // Drained: this frame is newer than the one that waited.
+      for (let waiting = this.queue.shift(); waiting !== undefined; waiting = this.queue.shift()) this.dropWhileDraining(waiting);
+    }
     if (this.writing === undefined) {
       this.write(frame.retain());
       return;
@@ -174,8 +220,32 @@ export class Viewer {
       displaced.release();
       this.drops.replaced++;
       this.counters.drops.replaced++;
-      if (this.controller?.dropped(performance.now()) === true) this.onAdapt?.(this);
+      const link = this.linked ? this.link : undefined;
+      const behind = link === undefined || link.backlogMs >= BEHIND_MS;
+      if (!behind) this.counters.serverLate++;
+      if (this.controller?.dropped(performance.now(), behind) === true) this.onAdapt?.(this);
     }
+  }
+
+  private dropWhileDraining(frame: Frame): void {
+    frame.release();
+    this.drops.draining++;
+    this.counters.drops.draining++;
+  }
+
+  /** Whether a drain is over: its reader read everything, or the drain's time is up. Reads the socket. */
+  private drained(nowMs: number): boolean {
+    const link = this.link as LinkMonitor;
+    if (link.update(nowMs, this.bytesSent) && !link.caughtUp && nowMs < this.drainUntilMs) return false;
+    this.draining = false;
+    return true;
+  }
+
+  /** Sends nothing until the reader has read what it holds: about its pending bytes at its measured rate. */
+  private startDrain(nowMs: number, link: LinkMonitor): void {
+    this.draining = true;
+    const expectedMs = link.capacity > 0 ? (link.pendingBytes / link.capacity) * 1000 : DRAIN_MAX_MS / 2;
+    this.drainUntilMs = nowMs + Math.min(DRAIN_MAX_MS, Math.max(DRAIN_MIN_MS, expectedMs));
   }
 
   /**
@@ -185,7 +255,7 @@ export class Viewer {
    * dual_final_frames) gets it once more, if it is idle and sent it only once.
    */
   repeatFinal(frame: Frame): void {
-    if (!this.dualFinalFrames || this.closed || this.failed || this.writing !== undefined || this.finalRepeated || this.lastSentSequence !== frame.sequence) return;
+    if (!this.dualFinalFrames || this.closed || this.failed || this.draining || this.writing !== undefined || this.finalRepeated || this.lastSentSequence !== frame.sequence) return;
     this.finalRepeated = true;
     this.write(frame.retain());
   }
@@ -218,6 +288,14 @@ export class Viewer {
       drops: this.drops.toJSON(),
       queued: this.queue.length,
       bytesInFlight: this.writingBytes,
+      link: this.linked
+        ? {
+            backlogMs: Math.round((this.link as LinkMonitor).backlogMs),
+            pendingBytes: (this.link as LinkMonitor).pendingBytes,
+            capacity: Math.round((this.link as LinkMonitor).capacity),
+            draining: this.draining,
+          }
+        : null,
       lastLatencyMs: Math.round(this.lastLatencyMs * 100) / 100,
       lastPartAgeMs: this.lastWrittenMs < 0 ? null : Math.round(nowMs - this.lastWrittenMs),
       level,
@@ -256,7 +334,7 @@ export class Viewer {
       this.counters.latency.record(this.lastLatencyMs, now);
       this.lastWrittenMs = now;
       this.delivered.mark(now);
-      if (this.controller?.written(now, this.lastLatencyMs) === true) this.onAdapt?.(this);
+      this.judge(now, frame.capture.monoMs);
     }
     frame.release();
     if (error != null) {
@@ -266,9 +344,37 @@ export class Viewer {
       this.releaseQueued();
       return;
     }
-    if (this.closed) return;
+    if (this.closed || this.draining) return;
     const next = this.queue.shift();
     if (next !== undefined) this.write(next);
+  }
+
+  /**
+   * After a completed write: what the viewer's socket says (read at most every
+   * LINK_SAMPLE_MS, at once when the write was late) and its lag go to its
+   * controller; a backlog of unread frames starts a drain.
+   */
+  private judge(now: number, captureMs: number): void {
+    const link = this.link;
+    if (link !== undefined) {
+      link.wrote(this.bytesSent, captureMs);
+      if (now - this.lastLinkMs >= LINK_SAMPLE_MS || this.lastLatencyMs >= BEHIND_MS) {
+        if (link.update(now, this.bytesSent)) this.lastLinkMs = now;
+        else if (this.lastLinkMs === -Infinity) {
+          // The socket cannot be read (not TCP, or no descriptor): lag alone decides.
+          this.link = undefined;
+          if (this.controller !== undefined) this.controller.link = undefined;
+        }
+      }
+    }
+    if (this.link === undefined || this.lastLinkMs === -Infinity) {
+      if (this.controller?.written(now, this.lastLatencyMs) === true) this.onAdapt?.(this);
+      return;
+    }
+    const observed = this.controller?.observe(now, this.lastLatencyMs, this.link.backlogMs);
+    if (observed === 'server-late') this.counters.serverLate++;
+    if (this.link.backlogMs > this.drainAboveMs) this.startDrain(now, this.link);
+    if (observed === 'changed') this.onAdapt?.(this);
   }
 
   /** The socket closed: release every frame still waiting. An in-flight write is released by its callback. */

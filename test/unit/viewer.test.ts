@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { CameraCounters } from '../../src/stream/camera-counters.js';
 import { Viewer, type ViewerCloseReason, type ViewerOptions } from '../../src/stream/viewer.js';
+import type { LinkSample } from '../../src/stream/kernel-queue.js';
 import { FakeSink, Frames, useFakeClock, type FakeClock } from './fakes.js';
 
 interface Rig {
@@ -216,4 +217,87 @@ test('a failed write sends nothing more: the waiting frame is released at once, 
   sink.emit('error');
   sink.emit('close');
   assert.deepEqual(closes, ['error']);
+});
+
+/** A FakeSink whose socket state (TCP_INFO) the test sets. */
+class LinkedSink extends FakeSink {
+  state: LinkSample = { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: 1_000_000, minRttUs: 50 };
+  readLink(out: LinkSample): boolean {
+    Object.assign(out, this.state);
+    return true;
+  }
+}
+
+test('a linked viewer whose reader holds unread frames sends nothing until it read them, dropping as `draining`', (t) => {
+  const clock = useFakeClock(t);
+  const frames = new Frames();
+  const sink = new LinkedSink();
+  const counters = new CameraCounters();
+  const viewer = new Viewer(sink, { remote: 'test' }, { counters, queueCapacity: 1, onClose: () => {}, drainAboveMs: 250 });
+  const first = frames.make(clock.now);
+  viewer.offer(first);
+  const bytes = first.part.length;
+  // The write completes at once (the peer's kernel took it), but its reader does not read: 300 ms later it is still unread.
+  clock.advance(300);
+  sink.state = { ...sink.state, bytesTaken: bytes, bytesAcked: bytes, receiveWindow: 1_000_000 - bytes };
+  sink.complete();
+  assert.equal(viewer.linked, true);
+  assert.deepEqual(viewer.stats().link, { backlogMs: 300, pendingBytes: bytes, capacity: 0, draining: true });
+  const second = frames.make(clock.now);
+  const third = frames.make(clock.now);
+  viewer.offer(second);
+  viewer.offer(third);
+  assert.equal(sink.sends.length, 1, 'nothing more is sent while the reader is behind');
+  assert.equal(viewer.drops.draining, 1, 'the second frame gave way to the third');
+  assert.equal(counters.drops.draining, 1);
+  assert.equal(second.refCount, 1, 'the dropped frame was released');
+  // The reader reads everything: the next frame goes out, the one that waited is dropped (it is older).
+  clock.advance(20);
+  sink.state = { ...sink.state, receiveWindow: 1_000_000 };
+  const fourth = frames.make(clock.now);
+  viewer.offer(fourth);
+  assert.deepEqual(sink.sequences, [first.sequence, fourth.sequence]);
+  assert.equal(viewer.drops.draining, 2);
+  assert.equal(third.refCount, 1);
+  assert.equal(viewer.stats().link?.draining, false);
+});
+
+test('a drain the socket never ends is over after its time: a reader that reads nothing is then left to the stall timer', (t) => {
+  const clock = useFakeClock(t);
+  const frames = new Frames();
+  const sink = new LinkedSink();
+  const closes: ViewerCloseReason[] = [];
+  const viewer = new Viewer(sink, { remote: 'test' }, { counters: new CameraCounters(), queueCapacity: 1, onClose: (_v, reason) => closes.push(reason), drainAboveMs: 250, stallTimeoutMs: 5000 });
+  const first = frames.make(clock.now);
+  viewer.offer(first);
+  clock.advance(300);
+  sink.state = { ...sink.state, bytesTaken: first.part.length, bytesAcked: first.part.length, receiveWindow: 1_000_000 - first.part.length };
+  sink.complete();
+  assert.equal(viewer.stats().link?.draining, true);
+  // No measured rate: the drain lasts at most half of its one-second ceiling.
+  clock.advance(400);
+  viewer.offer(frames.make(clock.now));
+  assert.equal(sink.sends.length, 1);
+  clock.advance(200);
+  viewer.offer(frames.make(clock.now));
+  assert.equal(sink.sends.length, 2, 'the drain ended by time');
+  sink.emit('close');
+  assert.deepEqual(closes, ['client']);
+});
+
+test('a frame that gives way while the linked viewer\'s reader has everything is the server\'s lateness, not the viewer\'s', (t) => {
+  const clock = useFakeClock(t);
+  const frames = new Frames();
+  const sink = new LinkedSink();
+  const counters = new CameraCounters();
+  const viewer = new Viewer(sink, { remote: 'test' }, { counters, queueCapacity: 1, onClose: () => {} });
+  const first = frames.make(clock.now);
+  viewer.offer(first);
+  sink.state = { ...sink.state, bytesTaken: first.part.length, bytesAcked: first.part.length };
+  sink.complete(); // read at once: linked, nothing unread
+  viewer.offer(frames.make(clock.now)); // in flight
+  viewer.offer(frames.make(clock.now)); // waits
+  viewer.offer(frames.make(clock.now)); // replaces it
+  assert.equal(viewer.drops.replaced, 1);
+  assert.equal(counters.serverLate, 1);
 });
