@@ -45,6 +45,11 @@ export interface CameraConfig {
   ladder?: AdaptationLevel[];
   /** Seconds a viewer's write may make no progress before it is disconnected. Default 10. */
   viewerStallTimeoutSeconds?: number;
+  /**
+   * CPU milliseconds per second this camera's re-encoding for adapted viewers may
+   * take (default 150, DEFAULT_ENCODE_BUDGET_MS); over it, those viewers get fewer frames.
+   */
+  encodeBudgetMs?: number;
   /** Skip frames byte-identical to the previous one (one is still sent every second). Default false. */
   dropSameFrames?: boolean;
 }
@@ -318,6 +323,7 @@ function viewerSettings(config: CameraConfig, queueCapacity: number | undefined)
     profiles: config.profiles === undefined ? undefined : { ...DEFAULT_PROFILES, ...config.profiles },
     ladder: config.ladder,
     viewerStallTimeoutMs: config.viewerStallTimeoutSeconds === undefined ? undefined : config.viewerStallTimeoutSeconds * 1000,
+    encodeBudgetMs: config.encodeBudgetMs,
   };
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { DROP_REASONS } from '../src/metrics/index.js';
 import { after, before, describe, test } from 'node:test';
 import type { Camstream, CameraStats, PoolStats } from '../src/index.js';
 import { cameraStats } from './helpers/cameras.js';
@@ -56,7 +57,7 @@ describe('GET /metrics with one event loop', () => {
     assert.ok(sent <= captured, `sent ${sent} to one viewer, captured ${captured}`);
     bracket('camstream_frames_sent_total', camera, stats.framesSent);
     bracket('camstream_frames_captured_total', camera, stats.framesCaptured);
-    for (const reason of ['replaced', 'adapted', 'encoder_busy'] as const) {
+    for (const reason of DROP_REASONS) {
       bracket('camstream_frames_dropped_total', { ...camera, reason }, stats.drops[reason]);
     }
     assert.ok(valueOf(samples, 'camstream_sent_bytes_total', camera) > sent * 1000, 'bytes of JPEG parts');

@@ -16,6 +16,7 @@ export interface LoopCamera {
   profiles: Record<string, Profile> | undefined;
   ladder: readonly AdaptationLevel[] | undefined;
   viewerStallTimeoutMs: number | undefined;
+  encodeBudgetMs: number | undefined;
 }
 
 /** A loop's workerData. */

@@ -75,6 +75,9 @@ export class PrometheusExporter {
       'Frames not sent to a viewer, by reason: replaced (a newer frame took its place), adapted (kept to an adapted viewer\'s lower rate), encoder_busy (its profile was still encoding), draining (its reader held a backlog of unread frames, and nothing was sent until it read them).',
       (scrape) => scrape.cameras.flatMap((camera) => DROP_REASONS.map((reason) => ({ labels: { camera: camera.id, reason }, value: camera.drops[reason] }))),
     );
+    this.counter('camstream_encode_seconds_total', 'Time spent re-encoding frames for adapted viewers (one libvips thread per encode, so about its CPU time).', perCamera((c) => c.encode.totalMs / 1000));
+    this.gauge('camstream_encode_budget_ratio', 'The camera\'s encoding budget: CPU seconds its re-encoding may take per second.', perCamera((c) => c.encode.budgetMsPerSecond / 1000));
+    this.counter('camstream_encode_over_budget_frames_total', 'Frames not re-encoded because the encoding budget did not pay for them: adapted viewers got a lower frame rate instead.', perCamera((c) => c.encode.framesOverBudget));
     this.counter('camstream_server_late_total', 'Times a viewer\'s frame was late, or gave way in its queue, while its socket said its reader had everything: the server, not the viewer, was slow (no viewer is stepped down for it).', perCamera((c) => c.serverLate));
     this.summary('camstream_frame_acquisition_seconds', 'Capture (the source has the whole frame) to published; quantiles of the last 1-2 minutes.', (c) => c.acquisition);
     this.summary('camstream_frame_latency_seconds', 'Capture to the part handed to the kernel, every viewer write; quantiles of the last 1-2 minutes.', (c) => c.latency);

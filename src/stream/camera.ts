@@ -9,7 +9,7 @@ import type { FrameSink } from './frame-sink.js';
 import { QuietTimer } from './quiet-timer.js';
 import { NoSignalFeed } from './no-signal-feed.js';
 import { customProfileKey, DEFAULT_LADDER, DEFAULT_PROFILES, ladderFor, SOURCE_PROFILE, type AdaptationLevel, type Profile } from './profile.js';
-import { ProfileChannels } from './profile-channels.js';
+import { ProfileChannels, type EncodeStats } from './profile-channels.js';
 import { SourceSupervisor, type SourceState, type SourceStatus, type SupervisorOptions } from './source-supervisor.js';
 import { Viewer, type ViewerCloseReason, type ViewerInfo, type ViewerStats } from './viewer.js';
 
@@ -42,6 +42,8 @@ export interface CameraOptions {
   profiles?: Record<string, Profile>;
   /** The adaptation ladder, best first (default: see profile.ts). */
   ladder?: readonly AdaptationLevel[];
+  /** CPU time re-encoding may take per second, ms (default DEFAULT_ENCODE_BUDGET_MS); over it, encoded rungs get fewer frames. */
+  encodeBudgetMs?: number;
   /** A viewer whose write makes no progress this long is disconnected. Default 10 s. */
   viewerStallTimeoutMs?: number;
   /**
@@ -133,6 +135,8 @@ export interface CameraStats {
   serverLate: number;
   /** Re-encoded profiles running now, for adapted viewers. */
   profiles: ReturnType<ProfileChannels['stats']>;
+  /** What re-encoding cost lately against the camera's encoding budget. */
+  encode: EncodeStats;
   viewers: number;
   viewersTotal: number;
   latestFrame: { sequence: number; bytes: number; timestamp: number } | undefined;
@@ -198,7 +202,7 @@ export class Camera {
     this.log = options.log.child({ camera: options.id });
     this.queueCapacity = options.queueCapacity ?? 1;
     this.frames = new FrameFactory(options.pool);
-    this.channels = new ProfileChannels(this.frames, options.profiles ?? DEFAULT_PROFILES, this.log);
+    this.channels = new ProfileChannels(this.frames, options.profiles ?? DEFAULT_PROFILES, this.log, options.encodeBudgetMs);
     this.main = this.channels.main;
     this.adaptive = options.adaptive ?? {};
     this.ladder = options.ladder ?? DEFAULT_LADDER;
@@ -437,6 +441,7 @@ export class Camera {
       framesUnchanged: this.counters.framesUnchanged,
       serverLate: this.counters.serverLate,
       profiles: this.channels.stats(),
+      encode: this.channels.encodeStats(nowMs),
       viewers: this.viewers.length,
       viewersTotal: this.counters.viewersTotal,
       latestFrame: latest && { sequence: latest.sequence, bytes: latest.jpeg.length, timestamp: latest.capture.wallMicros / 1e6 },

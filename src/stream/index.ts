@@ -12,7 +12,8 @@ export { AdaptiveController, DEFAULT_ADAPTIVE_OPTIONS } from './adaptive-control
 export type { AdaptiveOptions } from './adaptive-controller.js';
 export { FpsGate } from './fps-gate.js';
 export { FrameChannel } from './frame-channel.js';
-export { ProfileChannels, TooManyProfilesError, MAX_PROFILE_CHANNELS } from './profile-channels.js';
+export { ProfileChannels, TooManyProfilesError, MAX_PROFILE_CHANNELS, DEFAULT_ENCODE_BUDGET_MS } from './profile-channels.js';
+export type { EncodeStats } from './profile-channels.js';
 export { ProfileEncoder } from './profile-encoder.js';
 export { DEFAULT_LADDER, DEFAULT_PROFILES, SOURCE_PROFILE, ladderFor, customProfileKey } from './profile.js';
 export type { AdaptationLevel, Profile } from './profile.js';

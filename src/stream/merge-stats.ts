@@ -31,8 +31,23 @@ export function mergeCameraStats(main: CameraStats, mirrors: readonly CameraStat
       merged.profiles[key] =
         here === undefined
           ? profile
-          : { viewers: here.viewers + profile.viewers, encoded: here.encoded + profile.encoded, busy: here.busy + profile.busy, failed: here.failed + profile.failed, encodeMs: here.encodeMs + profile.encodeMs };
+          : {
+              ...here,
+              viewers: here.viewers + profile.viewers,
+              encoded: here.encoded + profile.encoded,
+              busy: here.busy + profile.busy,
+              failed: here.failed + profile.failed,
+              overBudget: here.overBudget + profile.overBudget,
+              encodeMs: here.encodeMs + profile.encodeMs,
+            };
     }
+    // Each loop encodes for its own viewers, within its own budget.
+    merged.encode = {
+      budgetMsPerSecond: merged.encode.budgetMsPerSecond + mirror.encode.budgetMsPerSecond,
+      msPerSecond: merged.encode.msPerSecond + mirror.encode.msPerSecond,
+      totalMs: merged.encode.totalMs + mirror.encode.totalMs,
+      framesOverBudget: merged.encode.framesOverBudget + mirror.encode.framesOverBudget,
+    };
   }
   return merged;
 }

@@ -8,6 +8,26 @@ import type { Viewer } from './viewer.js';
 /** Re-encoded channels a camera may run at once; each costs an encoder's CPU. */
 export const MAX_PROFILE_CHANNELS = 8;
 
+/**
+ * Default CPU time a camera may spend re-encoding per second, ms: 15 % of one core.
+ * A Raspberry Pi 4 has four cores, so one camera's adapted viewers cost it under 4 %
+ * of the machine; on this bench's host (2-core EPYC) it pays for ~12 fps of
+ * third-size frames from a 1080p source.
+ */
+export const DEFAULT_ENCODE_BUDGET_MS = 150;
+
+/** What a camera's re-encoding cost lately, against its budget. */
+export interface EncodeStats {
+  /** CPU time (encode time with one libvips thread) allowed per second, ms. */
+  budgetMsPerSecond: number;
+  /** Encode time in the last whole second, ms. */
+  msPerSecond: number;
+  /** Encode time since start, ms. */
+  totalMs: number;
+  /** Frames not encoded because the budget did not pay for them (viewers got a lower frame rate). */
+  framesOverBudget: number;
+}
+
 /** A viewer asked for one more distinct size/quality than a camera encodes at once. */
 export class TooManyProfilesError extends CamstreamError {
   constructor(message: string) {
@@ -30,13 +50,51 @@ export class ProfileChannels {
   readonly main = new FrameChannel();
   private readonly encoded = new Map<string, Encoded>();
   private readonly profiles = new Map<string, Profile>();
+  /** Encode time per whole second: the current second's, and the last one's. */
+  private second = 0;
+  private secondMs = 0;
+  private lastSecondMs = 0;
+  private totalMs = 0;
+  private overBudgetClosed = 0;
 
   constructor(
     private readonly frames: FrameFactory,
     profiles: Readonly<Record<string, Profile>>,
     private readonly log: Logger,
+    /** CPU time the camera's encoders may spend per second, ms; over it, they encode fewer frames. */
+    private readonly budgetMsPerSecond: number = DEFAULT_ENCODE_BUDGET_MS,
   ) {
     for (const [key, profile] of Object.entries(profiles)) this.profiles.set(key, profile);
+  }
+
+  /** The camera's encoding cost against its budget. */
+  encodeStats(nowMs: number = performance.now()): EncodeStats {
+    const second = Math.floor(nowMs / 1000);
+    const lastWhole = second === this.second ? this.lastSecondMs : second === this.second + 1 ? this.secondMs : 0;
+    let overBudget = this.overBudgetClosed;
+    for (const { encoder } of this.encoded.values()) overBudget += encoder.overBudget;
+    return { budgetMsPerSecond: this.budgetMsPerSecond, msPerSecond: Math.round(lastWhole), totalMs: Math.round(this.totalMs), framesOverBudget: overBudget };
+  }
+
+  /**
+   * An encode took `ms`: account for it, and give each encoder the frame rate its
+   * share of the budget pays for at its own cost per frame. Viewers on an encoder
+   * over its share get fewer frames, never a queue.
+   */
+  private account(ms: number): void {
+    const nowMs = performance.now();
+    const second = Math.floor(nowMs / 1000);
+    if (second !== this.second) {
+      this.lastSecondMs = second === this.second + 1 ? this.secondMs : 0;
+      this.second = second;
+      this.secondMs = 0;
+    }
+    this.secondMs += ms;
+    this.totalMs += ms;
+    const share = this.budgetMsPerSecond / this.encoded.size;
+    for (const { encoder } of this.encoded.values()) {
+      if (encoder.averageMs > 0) encoder.budgetGate.setLimit((share / encoder.averageMs) * 1000);
+    }
   }
 
   /** Registers a viewer-chosen profile under `key` (idempotent). */
@@ -91,10 +149,20 @@ export class ProfileChannels {
   }
 
   /** Per profile: viewers, frames encoded and skipped, encoding time. */
-  stats(): Record<string, { viewers: number; encoded: number; busy: number; failed: number; encodeMs: number }> {
-    const out: Record<string, { viewers: number; encoded: number; busy: number; failed: number; encodeMs: number }> = {};
+  stats(): Record<string, { viewers: number; encoded: number; busy: number; failed: number; overBudget: number; encodeMs: number; averageMs: number; maxFps: number | null }> {
+    const out: ReturnType<ProfileChannels['stats']> = {};
     for (const [key, { channel, encoder }] of this.encoded) {
-      out[key] = { viewers: channel.viewers.length, encoded: encoder.encoded, busy: encoder.busy, failed: encoder.failed, encodeMs: Math.round(encoder.encodeMs) };
+      const limits = [encoder.gate.limit, encoder.budgetGate.limit].filter((limit): limit is number => limit !== undefined);
+      out[key] = {
+        viewers: channel.viewers.length,
+        encoded: encoder.encoded,
+        busy: encoder.busy,
+        failed: encoder.failed,
+        overBudget: encoder.overBudget,
+        encodeMs: Math.round(encoder.encodeMs),
+        averageMs: Math.round(encoder.averageMs * 10) / 10,
+        maxFps: limits.length === 0 ? null : Math.round(Math.min(...limits) * 10) / 10,
+      };
     }
     return out;
   }
@@ -142,6 +210,7 @@ export class ProfileChannels {
       () => {
         for (const viewer of channel.viewers) viewer.countEncoderBusy();
       },
+      this.accountEncode,
     );
     const encoded = { channel, encoder };
     this.encoded.set(key, encoded);
@@ -149,9 +218,12 @@ export class ProfileChannels {
     return encoded;
   }
 
+  private readonly accountEncode = (ms: number): void => this.account(ms);
+
   private close(key: string): void {
     const encoded = this.encoded.get(key);
     if (encoded === undefined) return;
+    this.overBudgetClosed += encoded.encoder.overBudget;
     encoded.encoder.close();
     encoded.channel.clear();
     this.encoded.delete(key);

@@ -15,7 +15,14 @@ import type { Profile } from './profile.js';
  * X-Timestamp still tells each viewer its true latency.
  */
 export class ProfileEncoder {
+  /** The highest frame rate its viewers take. */
   readonly gate = new FpsGate();
+  /** The frame rate its share of the camera's encoding budget pays for (set by ProfileChannels). */
+  readonly budgetGate = new FpsGate();
+  /** Frames its viewers would have taken that the budget did not pay for. */
+  overBudget = 0;
+  /** Average time one encode took lately, ms (0 before the first). */
+  averageMs = 0;
   encoded = 0;
   busy = 0;
   failed = 0;
@@ -35,11 +42,17 @@ export class ProfileEncoder {
     private readonly onError: (error: Error) => void,
     /** Told when a waiting frame was replaced, so the channel's viewers count the drop. */
     private readonly onBusy: () => void = () => {},
+    /** Told after every encode with the time it took, ms (the camera's budget accounting). */
+    private readonly onEncoded: (ms: number) => void = () => {},
   ) {}
 
   /** A source frame (not retained by the caller for us: we retain what we keep). */
   offer(frame: Frame): void {
     if (this.closed || !this.gate.admit(frame.capture.monoMs)) return;
+    if (!this.budgetGate.admit(frame.capture.monoMs)) {
+      this.overBudget++;
+      return;
+    }
     if (this.encoding) {
       if (this.waiting !== undefined) {
         this.waiting.release();
@@ -72,7 +85,10 @@ export class ProfileEncoder {
       }
       // No Huffman table optimisation: a second pass over the coefficients for a few % fewer bytes.
       const jpeg = await pipeline.jpeg({ quality: this.profile.quality, optimiseCoding: false }).toBuffer();
-      this.encodeMs += performance.now() - started;
+      const tookMs = performance.now() - started;
+      this.encodeMs += tookMs;
+      this.averageMs = this.averageMs === 0 ? tookMs : this.averageMs + (tookMs - this.averageMs) * 0.1;
+      this.onEncoded(tookMs);
       if (!this.closed) {
         this.encoded++;
         this.averageBytes = this.averageBytes === 0 ? jpeg.length : this.averageBytes + (jpeg.length - this.averageBytes) * 0.1;

@@ -18,6 +18,7 @@
  * `ip netns exec`; the fast ones are a reader process on the host, over loopback.
  */
 import assert from 'node:assert/strict';
+import { DROP_REASONS } from '../../src/metrics/index.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -182,18 +183,18 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
         assert.ok(fastFrames[0] as number >= 1.5 * result.window.frames, `the fast viewers got ${fastFrames.join(' ')} frames over the last ${WINDOW} s, ${result.agent} ${result.window.frames}: not far more`);
         assert.ok(stats.level > 0, `${result.agent} was not adapted (level 0)`);
         assert.ok(stats.profile !== 'source' || stats.maxFps !== null, `${result.agent} at level ${stats.level} has neither a profile nor a frame-rate cap`);
-        const { replaced, adapted, encoder_busy, total } = stats.drops;
+        const { replaced, adapted, encoder_busy, draining, total } = stats.drops;
         assert.ok(total > 0, `${result.agent} dropped nothing`);
-        assert.equal(total, replaced + adapted + encoder_busy, `${result.agent}'s drops are the sum of their reasons`);
+        assert.equal(total, replaced + adapted + encoder_busy + draining, `${result.agent}'s drops are the sum of their reasons`);
         // The slow viewers are the ones losing frames: each lost a larger share of
         // what it was offered than any fast viewer did.
         assert.ok(lossOf(stats) > fastLoss, `${result.agent} lost ${(lossOf(stats) * 100).toFixed(1)} % of its frames, a fast viewer ${(fastLoss * 100).toFixed(1)} %`);
       }
 
-      const { replaced, adapted, encoder_busy, total } = camera.drops;
+      const { replaced, adapted, encoder_busy, draining, total } = camera.drops;
       t.diagnostic(`camera drops ${JSON.stringify(camera.drops)}; profiles ${JSON.stringify(camera.profiles)}; RSS ${(startRss / 2 ** 20).toFixed(0)} MB before the viewers, max ${(maxRss / 2 ** 20).toFixed(0)} MB`);
-      assert.equal(total, replaced + adapted + encoder_busy, 'the camera drops are the sum of their reasons');
-      for (const reason of ['replaced', 'adapted', 'encoder_busy'] as const) {
+      assert.equal(total, replaced + adapted + encoder_busy + draining, 'the camera drops are the sum of their reasons');
+      for (const reason of DROP_REASONS) {
         const sum = camera.viewerList.reduce((each, stats) => each + stats.drops[reason], 0);
         assert.equal(camera.drops[reason], sum, `camera drops.${reason} is the sum over its viewers`);
       }
