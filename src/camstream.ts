@@ -5,7 +5,7 @@ import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/inde
 import { Authenticator, ClientAddress, CorsPolicy, createHttpServer, StreamAdmission, ViewerLoops, addressOf, type AuthOptions, type CorsOptions, type LoopCamera, type StreamLimits, type TrustProxy } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
 import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
-import { Camera, DEFAULT_PROFILES, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
+import { Camera, DEFAULT_PROFILES, emptyLinkSample, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
 import { VERSION } from './version.js';
 import { CamstreamEmitter, type CamstreamEventName, type CamstreamEvents } from './camstream-events.js';
 import { routeInto, type RequestHandler, type UpgradeHandler } from './mount.js';
@@ -254,8 +254,14 @@ export class Camstream {
     if (this.sendQueueBytes === 0) return false;
     const kernel = openKernelQueue();
     if (!kernel.available || !kernel.setNotSentLowat(server, this.sendQueueBytes)) {
-      this.log.warn({ reason: kernel.reason ?? 'setsockopt(TCP_NOTSENT_LOWAT) failed' }, 'cannot bound the kernel send queue: slow viewers may lag by seconds');
+      this.log.warn({ reason: kernel.reason ?? 'setsockopt(TCP_NOTSENT_LOWAT) failed' }, 'cannot bound the kernel send queue nor read viewers\' TCP state: slow viewers may lag by seconds, and are judged by lag alone');
       return false;
+    }
+    // Viewers' receive buffers are seen through TCP_INFO (see LinkMonitor); say once when they cannot be.
+    if (this.tls) {
+      this.log.warn('over TLS, viewers\' TCP state (TCP_INFO) is not read: a viewer whose reader is slower than its link is judged by lag alone');
+    } else if (!kernel.readLink(server, emptyLinkSample())) {
+      this.log.warn({ reason: 'getsockopt(TCP_INFO) failed or has no tcpi_snd_wnd (Linux before 5.4)' }, 'cannot read viewers\' TCP state: a viewer whose reader is slower than its link is judged by lag alone');
     }
     return true;
   }

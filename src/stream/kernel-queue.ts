@@ -77,7 +77,7 @@ export interface KernelQueue {
    * One syscall into a buffer allocated once: cheap enough to call a few times a
    * second per viewer.
    */
-  readLink(socket: net.Socket, out: LinkSample): boolean;
+  readLink(socket: SocketOrServer, out: LinkSample): boolean;
 }
 
 /**
@@ -202,7 +202,7 @@ class LinuxKernelQueue implements KernelQueue {
     private readonly dup: Dup,
   ) {}
 
-  readLink(socket: net.Socket, out: LinkSample): boolean {
+  readLink(socket: SocketOrServer, out: LinkSample): boolean {
     const fd = socketFd(socket);
     if (fd === undefined) return false;
     this.length[0] = TCPI.size;
