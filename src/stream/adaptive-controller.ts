@@ -72,6 +72,14 @@ export class AdaptiveController {
   stepsUp = 0;
   /** The viewer's measured read rate, when its socket can tell (set by its Viewer). */
   link: MeasuredCapacity | undefined;
+  /**
+   * Whether (nearly) every viewer of the camera is late right now (set by its Camera):
+   * then the server or the machine is slow, not this viewer's link, and it is not
+   * stepped down. Asked only when a step down is about to happen.
+   */
+  everyoneLate: (() => boolean) | undefined;
+  /** Step downs not taken because every viewer was late at once. */
+  serverLate = 0;
 
   constructor(
     levels: readonly AdaptationLevel[],
@@ -159,6 +167,10 @@ export class AdaptiveController {
     // arrives late, so waiting out the cooldown would cost latency for nothing.
     const probing = nowMs - this.lastStepUpMs <= this.options.probeWindowMs;
     if (!probing && nowMs - this.lastChangeMs < this.options.stepDownCooldownMs) return false;
+    if (this.everyoneLate?.() === true) {
+      this.serverLate++;
+      return false;
+    }
     if (probing) {
       // The last step up failed: wait twice as long before trying again.
       this.recoverAfterMs = Math.min(this.options.maxRecoverAfterMs, this.recoverAfterMs * 2);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { CamstreamError, FrameFactory, readJpegSize, type BufferPool, type Frame } from '../frame/index.js';
 import { RateMeter, type DurationStats, type IntervalStats } from '../metrics/index.js';
 import type { NoSignalRenderer, Source } from '../source/index.js';
-import { AdaptiveController, type AdaptiveOptions, type RungCost } from './adaptive-controller.js';
+import { AdaptiveController, DEFAULT_ADAPTIVE_OPTIONS, type AdaptiveOptions, type RungCost } from './adaptive-controller.js';
 import { CameraCounters } from './camera-counters.js';
 import type { FrameChannel } from './frame-channel.js';
 import type { FrameSink } from './frame-sink.js';
@@ -98,6 +98,9 @@ export interface ViewerRequest {
 const PAUSE_INTERVALS = 2.5;
 const PAUSE_MIN_MS = 100;
 const PAUSE_MAX_MS = 2000;
+/** "Everyone is late" takes at least this many viewers, and this share of them late. */
+const EVERYONE_LATE_MIN_VIEWERS = 3;
+const EVERYONE_LATE_SHARE = 0.75;
 /** Weight of each new frame in the average part size (about the last 20 frames count). */
 const PART_BYTES_WEIGHT = 0.05;
 
@@ -390,6 +393,7 @@ export class Camera {
       ladder = this.ladder.filter((level) => level.profile === SOURCE_PROFILE).map((level) => ({ ...level, profile: profileKey }));
     }
     const controller = this.adaptive === false ? undefined : new AdaptiveController(ladderFor(this.source.nominalFps ?? this.measuredFps(), ladder), this.adaptive, this.rungCost);
+    if (controller !== undefined) controller.everyoneLate = this.everyoneLate;
     const viewer = new Viewer(sink, info, {
       counters: this.counters,
       queueCapacity: this.queueCapacity,
@@ -483,6 +487,22 @@ export class Camera {
   private get watched(): boolean {
     return this.viewers.length > 0 || this.remoteViewers > 0;
   }
+
+  /**
+   * Whether (nearly) all of this camera's viewers are late at once: then the server
+   * or the machine is the cause (a busy core, a long pause), and no viewer is
+   * stepped down for it. It takes a crowd to tell: with fewer than three viewers,
+   * never. Walked only when some viewer is about to step down, not per frame.
+   */
+  private readonly everyoneLate = (): boolean => {
+    if (this.viewers.length < EVERYONE_LATE_MIN_VIEWERS) return false;
+    const lateMs = (this.adaptive === false ? undefined : this.adaptive.lagHighMs) ?? DEFAULT_ADAPTIVE_OPTIONS.lagHighMs;
+    let late = 0;
+    for (const viewer of this.viewers) if (viewer.behindMs > lateMs) late++;
+    if (late < this.viewers.length * EVERYONE_LATE_SHARE) return false;
+    this.counters.serverLate++;
+    return true;
+  };
 
   /** What a rung of the ladder costs a viewer's link, bytes per second (undefined before the first frame). */
   private readonly rungCost: RungCost = (level) => {

@@ -176,6 +176,11 @@ export class Viewer {
     return this.closed;
   }
 
+  /** How late it is: the oldest frame its reader has not read where its socket tells, else its last write's lag, ms. */
+  get behindMs(): number {
+    return this.linked ? (this.link as LinkMonitor).backlogMs : this.lastLatencyMs;
+  }
+
   /** Whether its socket's TCP state is read (see LinkMonitor); false until its first write completed. */
   get linked(): boolean {
     return this.link !== undefined && this.lastLinkMs > -Infinity;

@@ -151,3 +151,19 @@ test('without a rate (or without costs), trouble steps one rung, as before', () 
   noCost.observe(0, 3, 400);
   assert.equal(noCost.level, 1);
 });
+
+test('when every viewer of the camera is late at once, nobody is stepped down: the server is the cause', () => {
+  const c = new AdaptiveController(LADDER, OPTIONS);
+  let everyone = true;
+  c.everyoneLate = () => everyone;
+  assert.equal(c.observe(0, 3, 400), 'steady');
+  assert.equal(c.written(100, 400), false);
+  assert.equal(c.dropped(200), false);
+  assert.equal(c.dropped(300), false);
+  assert.equal(c.level, 0);
+  assert.ok(c.serverLate >= 2);
+  // Only this viewer late: its own link.
+  everyone = false;
+  assert.equal(c.observe(400, 3, 400), 'changed');
+  assert.equal(c.level, 1);
+});
