@@ -28,6 +28,11 @@ const badFlags: [string[], RegExp][] = [
   [['--queue-capacity', '3'], /--queue-capacity: expected a power of two 1–64, got 3/],
   [['--workers', 'two'], /--workers: expected a number of threads 0–16, got 'two'/],
   [['--workers', '99'], /--workers: expected a number of threads 0–16, got 99/],
+  [['--encode-budget', '0'], /--encode-budget: expected CPU milliseconds per second, a whole number from 1 to \d+ \(1000 × the \d+ cores? here\), got 0/],
+  [['--encode-budget=-5'], /--encode-budget: expected CPU milliseconds per second, a whole number from 1 to \d+ .*got '-5'/],
+  [['--encode-budget', '2.5'], /--encode-budget: expected CPU milliseconds per second.*got '2\.5'/],
+  [['--encode-budget', '150ms'], /--encode-budget: expected CPU milliseconds per second.*got '150ms'/],
+  [['--encode-budget', '99999999'], /--encode-budget: expected CPU milliseconds per second, a whole number from 1 to \d+ .*got 99999999/],
   [['--frobnicate'], /Unknown option '--frobnicate'.*see camstream --help/],
   [['extra'], /Unexpected argument 'extra'.*see camstream --help/],
   [['--port'], /--port.*argument missing/],
@@ -51,6 +56,44 @@ test('a bad config file exits 2 naming the file, line and key', () => {
   assert.match(stderr, /cams\.yaml:4:20: cameras\[0\]\.stall-timeout: expected seconds from 0\.1 to 86400, got 'soon'/);
 });
 
+test('a config that cannot work exits 2 naming the file, line, key and what it accepts, before serving', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camstream-cli-'));
+  const cases: [string, RegExp][] = [
+    ['cameras:\n  - id: door\n    source: synthetic:64x64@5\n    encode-budget: 0\n', /cams\.yaml:4:20: cameras\[0\]\.encode-budget: expected CPU milliseconds per second, a whole number from 1 to \d+ .*got 0\n$/],
+    ['cameras:\n  - id: door\n    source: synthetic:64x64@5\n    ladder: []\n', /cams\.yaml:4:13: cameras\[0\]\.ladder: expected a list of at least one level/],
+    ['cameras:\n  - id: door\n    source: synthetic:64x64@5\n    ladder:\n      - { fps: 0 }\n', /cams\.yaml:5:16: cameras\[0\]\.ladder\[0\]\.fps: expected frames per second from 0\.1 to 240/],
+  ];
+  for (const [text, message] of cases) {
+    const file = join(dir, 'cams.yaml');
+    writeFileSync(file, text);
+    // --port 0: were the config accepted, the server would start and this run would hang, not pass.
+    const { status, stdout, stderr } = runCli(['--config', file, '--port', '0']);
+    assert.equal(status, 2, stderr);
+    assert.match(stderr, message);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(stdout, '', 'nothing started, nothing logged');
+  }
+});
+
+test('encode-budget reaches every camera: its own from the file, else --encode-budget; --print-config shows both', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camstream-cli-'));
+  const file = join(dir, 'cams.yaml');
+  writeFileSync(file, 'encode-budget: 40\ncameras:\n  - id: door\n    source: synthetic:64x48@10\n    encode-budget: 20\n  - id: yard\n    source: synthetic:64x48@10\n');
+
+  const printed = runCli(['--config', file, '--encode-budget', '75', '--print-config']);
+  assert.equal(printed.status, 0, printed.stderr);
+  assert.match(printed.stdout, /^encode-budget: 75$/m);
+  assert.match(printed.stdout, /^ {4}encode-budget: 20$/m);
+
+  const { child, url } = await startCli(['--config', file, '--encode-budget', '75']);
+  try {
+    const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cameras: { id: string; encode: { budgetMsPerSecond: number } }[] };
+    assert.deepEqual(stats.cameras.map((camera) => [camera.id, camera.encode.budgetMsPerSecond]), [['door', 20], ['yard', 75]]);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
 test('--config serves every camera it lists', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'camstream-cli-'));
   const file = join(dir, 'cams.yaml');
@@ -71,7 +114,7 @@ test('--config serves every camera it lists', async () => {
 test('--help lists the flags and endpoints; --version prints the version', () => {
   const help = runCli(['--help']);
   assert.equal(help.status, 0);
-  for (const word of ['--source', '--host', '--port', '/stream', '/snapshot', '/api/stats']) assert.ok(help.stdout.includes(word), word);
+  for (const word of ['--source', '--host', '--port', '--encode-budget', 'CAMSTREAM_ENCODE_BUDGET', '/stream', '/snapshot', '/api/stats']) assert.ok(help.stdout.includes(word), word);
   const version = runCli(['--version']);
   assert.equal(version.status, 0);
   assert.match(version.stdout, /^camstream \d+\.\d+\.\d+\n$/);

@@ -3,7 +3,8 @@ import { DEFAULT_SEND_QUEUE_BYTES, MAX_WORKERS, type CameraConfig, type Limits }
 import { AuthConfigError, Authenticator, ClientAddress, isOrigin, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
 import { CamstreamError } from '../frame/index.js';
 import { DEFAULT_SOURCE, parseSource, SOURCE_FORMS, SourceSpecError } from '../source/index.js';
-import { ConfigError, loadConfigFile, LOG_LEVELS, type FileConfig, type TlsFiles } from './config.js';
+import { DEFAULT_ENCODE_BUDGET_MS } from '../stream/index.js';
+import { ConfigError, encodeBudgetAccepted, loadConfigFile, LOG_LEVELS, maxEncodeBudgetMs, type FileConfig, type TlsFiles } from './config.js';
 
 /** A bad command line or environment variable. The CLI prints the message and exits with status 2. */
 export class UsageError extends CamstreamError {
@@ -20,6 +21,11 @@ export interface Settings {
   port: number;
   logLevel: string;
   queueCapacity: number;
+  /**
+   * Every camera's encoding budget, CPU ms per second, unless the camera sets its
+   * own; undefined: the library's default (DEFAULT_ENCODE_BUDGET_MS).
+   */
+  encodeBudgetMs: number | undefined;
   snapshotTimeoutSeconds: number;
   sendQueueBytes: number;
   workers: number;
@@ -50,6 +56,9 @@ ${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n
       --log-level <level>     ${LOG_LEVELS.join(', ')} (default info)
       --queue-capacity <n>    frames a viewer may have waiting, a power of two 1–64 (default 1)
       --send-queue <bytes>    unsent bytes the kernel may hold per viewer (default 65536; 0: kernel default)
+      --encode-budget <ms>    CPU ms per second each camera may spend re-encoding for slow viewers, a whole
+                              number 1–1000 × cores (default ${DEFAULT_ENCODE_BUDGET_MS}; over it they get fewer frames;
+                              a camera's own encode-budget in the config file wins)
       --workers <n>           extra threads that serve viewers, 0–${MAX_WORKERS} (default 0: one event loop; on a
                               machine with N cores, N-1 lets hundreds of viewers use every core)
       --tls-cert <file.pem>   serve HTTPS with this certificate (and --tls-key)
@@ -66,9 +75,9 @@ ${SOURCE_FORMS.map((form) => `                                ${form}`).join('\n
 
 Each option can also come from the environment: CAMSTREAM_SOURCE, CAMSTREAM_CONFIG,
 CAMSTREAM_HOST, CAMSTREAM_PORT, CAMSTREAM_LOG_LEVEL, CAMSTREAM_QUEUE_CAPACITY,
-CAMSTREAM_SEND_QUEUE, CAMSTREAM_WORKERS, CAMSTREAM_TLS_CERT, CAMSTREAM_TLS_KEY,
-CAMSTREAM_CORS_ORIGIN, CAMSTREAM_MAX_VIEWERS, CAMSTREAM_MAX_VIEWERS_PER_CLIENT,
-CAMSTREAM_TRUST_PROXY.
+CAMSTREAM_SEND_QUEUE, CAMSTREAM_ENCODE_BUDGET, CAMSTREAM_WORKERS, CAMSTREAM_TLS_CERT,
+CAMSTREAM_TLS_KEY, CAMSTREAM_CORS_ORIGIN, CAMSTREAM_MAX_VIEWERS,
+CAMSTREAM_MAX_VIEWERS_PER_CLIENT, CAMSTREAM_TRUST_PROXY.
 Flags override the environment, which overrides the config file. A --source
 replaces the file's cameras with that one camera.
 
@@ -99,6 +108,7 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'queue-capacity': { type: 'string' },
   'send-queue': { type: 'string' },
+  'encode-budget': { type: 'string' },
   workers: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -118,6 +128,7 @@ type StringFlag =
   | 'log-level'
   | 'queue-capacity'
   | 'send-queue'
+  | 'encode-budget'
   | 'workers'
   | 'tls-cert'
   | 'tls-key'
@@ -158,6 +169,7 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
     port: file.port ?? 8080,
     logLevel: file.logLevel ?? 'info',
     queueCapacity: file.queueCapacity ?? 1,
+    encodeBudgetMs: file.encodeBudgetMs,
     snapshotTimeoutSeconds: file.snapshotTimeoutSeconds ?? 5,
     sendQueueBytes: file.sendQueueBytes ?? DEFAULT_SEND_QUEUE_BYTES,
     workers: file.workers ?? 0,
@@ -192,6 +204,8 @@ export async function resolveSettings(argv: readonly string[], env: NodeJS.Proce
   }
   const sendQueue = raw('send-queue');
   if (sendQueue !== undefined) settings.sendQueueBytes = integer(sendQueue, 0, 16 * 1024 * 1024, 'bytes 0–16777216 (0: the kernel default)');
+  const encodeBudget = raw('encode-budget');
+  if (encodeBudget !== undefined) settings.encodeBudgetMs = integer(encodeBudget, 1, maxEncodeBudgetMs(), encodeBudgetAccepted());
   const workers = raw('workers');
   if (workers !== undefined) settings.workers = integer(workers, 0, MAX_WORKERS, `a number of threads 0–${MAX_WORKERS}`);
   const source = raw('source');
@@ -232,6 +246,17 @@ function integer([value, name]: [string, string], min: number, max: number, acce
 }
 
 export { ConfigError };
+
+/**
+ * The cameras as the library takes them: the top-level encode budget (file, environment
+ * or flag) fills in every camera that sets none of its own, as queue-capacity does;
+ * the library has no camstream-wide budget to pass it to.
+ */
+export function cameraConfigs(settings: Pick<Settings, 'cameras' | 'encodeBudgetMs'>): CameraConfig[] {
+  const budget = settings.encodeBudgetMs;
+  if (budget === undefined) return settings.cameras;
+  return settings.cameras.map((camera) => (camera.encodeBudgetMs === undefined ? { ...camera, encodeBudgetMs: budget } : camera));
+}
 
 function corsOrigins([value, name]: [string, string]): CorsOptions {
   if (value.trim() === '*') return { origins: '*' };

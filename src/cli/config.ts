@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Document, LineCounter } from 'yaml';
 import { CAMERA_ID, MAX_WORKERS, type CameraConfig, type Limits } from '../camstream.js';
 import { AuthConfigError, Authenticator, ClientAddress, isOrigin, type AuthOptions, type CorsOptions, type TrustProxy } from '../http/index.js';
@@ -20,6 +21,8 @@ export interface FileConfig {
   logLevel?: string;
   snapshotTimeoutSeconds?: number;
   queueCapacity?: number;
+  /** Every camera's encoding budget (CPU ms per second) unless the camera sets its own. */
+  encodeBudgetMs?: number;
   sendQueueBytes?: number;
   workers?: number;
   cameras?: CameraConfig[];
@@ -38,19 +41,33 @@ export interface TlsFiles {
 
 type Path = (string | number)[];
 
-const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'send-queue', 'workers', 'cameras', 'auth', 'tls', 'cors', 'limits', 'trust-proxy'];
+const TOP_KEYS = ['host', 'port', 'log-level', 'snapshot-timeout', 'queue-capacity', 'encode-budget', 'send-queue', 'workers', 'cameras', 'auth', 'tls', 'cors', 'limits', 'trust-proxy'];
 const AUTH_KEYS = ['users', 'tokens', 'public'];
 const TLS_KEYS = ['cert', 'key'];
 const CORS_KEYS = ['origins'];
 const LIMIT_KEYS = ['max-viewers', 'max-viewers-per-client', 'max-header-bytes', 'request-timeout'];
 const CAMERA_KEYS = [
   'id', 'source', 'always-on', 'idle-timeout', 'stall-timeout', 'no-signal-after', 'quality', 'rtsp-transport', 'queue-capacity',
-  'viewer-stall-timeout', 'drop-same-frames', 'adaptive', 'profiles', 'ladder',
+  'encode-budget', 'viewer-stall-timeout', 'drop-same-frames', 'adaptive', 'profiles', 'ladder',
 ];
 const ADAPTIVE_KEYS = ['lag-high', 'lag-low', 'recover-after', 'step-down-cooldown'];
 const PROFILE_KEYS = ['scale', 'quality'];
 const LEVEL_KEYS = ['fps', 'profile'];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/**
+ * The largest encoding budget that means anything here: every core busy encoding the
+ * whole second. More cannot be spent, so a bigger number is a typo (seconds for ms?).
+ */
+export function maxEncodeBudgetMs(): number {
+  return 1000 * availableParallelism();
+}
+
+/** What `encode-budget` / `--encode-budget` accepts, for error messages. */
+export function encodeBudgetAccepted(): string {
+  const cores = availableParallelism();
+  return `CPU milliseconds per second, a whole number from 1 to ${maxEncodeBudgetMs()} (1000 × the ${cores} core${cores === 1 ? '' : 's'} here)`;
+}
 
 /**
  * Reads and validates a YAML config file such as
@@ -101,6 +118,7 @@ class ConfigReader {
     if ('log-level' in root) config.logLevel = this.choice(root['log-level'], ['log-level'], LOG_LEVELS);
     if ('snapshot-timeout' in root) config.snapshotTimeoutSeconds = this.seconds(root['snapshot-timeout'], ['snapshot-timeout']);
     if ('queue-capacity' in root) config.queueCapacity = this.queueCapacity(root['queue-capacity'], ['queue-capacity']);
+    if ('encode-budget' in root) config.encodeBudgetMs = this.encodeBudget(root['encode-budget'], ['encode-budget']);
     if ('send-queue' in root) config.sendQueueBytes = this.integer(root['send-queue'], ['send-queue'], 0, 16 * 1024 * 1024);
     if ('workers' in root) config.workers = this.integer(root.workers, ['workers'], 0, MAX_WORKERS);
     if ('cameras' in root) config.cameras = this.cameras(root.cameras);
@@ -204,6 +222,7 @@ class ConfigReader {
       if ('quality' in entry) camera.quality = this.integer(entry.quality, [...at, 'quality'], 1, 100);
       if ('rtsp-transport' in entry) camera.rtspTransport = this.choice(entry['rtsp-transport'], [...at, 'rtsp-transport'], ['tcp', 'udp'] as const);
       if ('queue-capacity' in entry) camera.queueCapacity = this.queueCapacity(entry['queue-capacity'], [...at, 'queue-capacity']);
+      if ('encode-budget' in entry) camera.encodeBudgetMs = this.encodeBudget(entry['encode-budget'], [...at, 'encode-budget']);
       if ('viewer-stall-timeout' in entry) camera.viewerStallTimeoutSeconds = this.seconds(entry['viewer-stall-timeout'], [...at, 'viewer-stall-timeout']);
       if ('drop-same-frames' in entry) camera.dropSameFrames = this.boolean(entry['drop-same-frames'], [...at, 'drop-same-frames']);
       if ('adaptive' in entry) camera.adaptive = this.adaptive(entry.adaptive, [...at, 'adaptive']);
@@ -254,20 +273,22 @@ class ConfigReader {
   }
 
   private ladder(value: unknown, at: Path, extraProfiles: string[]): { maxFps: number | undefined; profile: string }[] {
-    if (!Array.isArray(value) || value.length === 0) this.fail(at, 'expected a list of levels, best first, each { fps, profile }');
+    // An empty ladder leaves a viewer no rung to stand on, not even the source's own frames.
+    if (!Array.isArray(value) || value.length === 0) this.fail(at, 'expected a list of at least one level, best first, each { fps, profile } such as { profile: source }');
     const known = [SOURCE_PROFILE, ...Object.keys(DEFAULT_PROFILES), ...extraProfiles];
     return value.map((level: unknown, index) => {
       const here: Path = [...at, index];
       if (!isPlainObject(level)) this.fail(here, 'expected { fps: 15, profile: half-q60 }');
       this.checkKeys(level, here, LEVEL_KEYS);
       const profile = 'profile' in level ? this.choice(level.profile, [...here, 'profile'], known) : 'source';
-      const maxFps = 'fps' in level ? this.number(level.fps, [...here, 'fps'], 0.1, 240) : undefined;
+      const maxFps = 'fps' in level ? this.fps(level.fps, [...here, 'fps']) : undefined;
       return { maxFps, profile };
     });
   }
 
-  private number(value: unknown, at: Path, min: number, max: number): number {
-    if (typeof value !== 'number' || !(value >= min && value <= max)) this.fail(at, `expected a number from ${min} to ${max}, got ${describe(value)}`);
+  /** A rung's frame-rate cap; 0 would starve the rung's viewers, and leaving fps out means the camera's own rate. */
+  private fps(value: unknown, at: Path): number {
+    if (typeof value !== 'number' || !(value >= 0.1 && value <= 240)) this.fail(at, `expected frames per second from 0.1 to 240 (leave fps out for the camera's own rate), got ${describe(value)}`);
     return value;
   }
 
@@ -301,6 +322,15 @@ class ConfigReader {
     const capacity = this.integer(value, at, 1, 64);
     if ((capacity & (capacity - 1)) !== 0) this.fail(at, `expected a power of two from 1 to 64, got ${capacity}`);
     return capacity;
+  }
+
+  /**
+   * A plain number of CPU ms per second, like the file's other durations (plain
+   * seconds), never a string with a unit. 0 would starve every re-encoded viewer.
+   */
+  private encodeBudget(value: unknown, at: Path): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > maxEncodeBudgetMs()) this.fail(at, `expected ${encodeBudgetAccepted()}, got ${describe(value)}`);
+    return value;
   }
 
   private choice<T extends string>(value: unknown, at: Path, choices: readonly T[]): T {

@@ -12,7 +12,7 @@ import { CamstreamError } from '../frame/index.js';
 import { createCamstream } from '../camstream.js';
 import { hashPassword } from '../http/index.js';
 import { VERSION } from '../version.js';
-import { ConfigError, resolveSettings, USAGE, UsageError, type Settings } from './args.js';
+import { cameraConfigs, ConfigError, resolveSettings, USAGE, UsageError, type Settings } from './args.js';
 import { printConfig } from './print-config.js';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   }
 
   const camstream = createCamstream({
-    cameras: options.cameras,
+    cameras: cameraConfigs(options),
     host: options.host,
     port: options.port,
     logLevel: options.logLevel,

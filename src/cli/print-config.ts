@@ -1,5 +1,6 @@
 import type { CameraConfig } from '../camstream.js';
 import { maskPassword } from '../source/index.js';
+import { DEFAULT_ENCODE_BUDGET_MS } from '../stream/index.js';
 import type { Settings } from './args.js';
 
 const MASK = '***';
@@ -17,6 +18,8 @@ export async function printConfig(settings: Settings): Promise<string> {
     'log-level': settings.logLevel,
     'snapshot-timeout': settings.snapshotTimeoutSeconds,
     'queue-capacity': settings.queueCapacity,
+    // The default is shown too: it is in effect, and a saved file keeps it.
+    'encode-budget': settings.encodeBudgetMs ?? DEFAULT_ENCODE_BUDGET_MS,
     'send-queue': settings.sendQueueBytes,
     workers: settings.workers,
     cameras: settings.cameras.map(cameraEntry),
@@ -54,6 +57,7 @@ function cameraEntry(camera: CameraConfig): Record<string, unknown> {
     quality: camera.quality,
     'rtsp-transport': camera.rtspTransport,
     'queue-capacity': camera.queueCapacity,
+    'encode-budget': camera.encodeBudgetMs,
     'viewer-stall-timeout': camera.viewerStallTimeoutSeconds,
     'drop-same-frames': camera.dropSameFrames,
     adaptive:
