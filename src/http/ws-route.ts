@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import type { Camera, ViewerInfo } from '../stream/index.js';
+import { sharedKernelQueue, type Camera, type LinkSample, type ViewerInfo } from '../stream/index.js';
 import type { Authenticator } from './auth.js';
 import { ClientAddress } from './client-address.js';
 import { headLines } from './cors.js';
@@ -39,6 +39,7 @@ class WebSocketViewers implements SlotOwner {
   private failed = false;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly gate: SendGate;
+  private readonly readLink: ((out: LinkSample) => boolean) | undefined;
 
   constructor(
     readonly socket: WebSocket,
@@ -46,8 +47,12 @@ class WebSocketViewers implements SlotOwner {
     private readonly cameras: ReadonlyMap<string, Camera>,
     private readonly headers: ReadonlyMap<string, FrameHeaderCache>,
     private readonly log: FastifyBaseLogger,
+    /** The connection's TCP socket, whose state its slots read (undefined: not TCP, or not readable here). */
+    tcp?: Socket,
   ) {
     this.gate = new SendGate(socket);
+    const kernel = sharedKernelQueue();
+    this.readLink = tcp !== undefined && kernel.available ? (out) => kernel.readLink(tcp, out) : undefined;
     socket.on('message', (data, isBinary) => this.received(data, isBinary));
     socket.on('error', (error) => {
       this.failed = true;
@@ -69,7 +74,7 @@ class WebSocketViewers implements SlotOwner {
     for (const id of known) {
       // Subscribing again replaces the viewer (a new maxFps); its frames in flight still complete.
       this.slots.get(id)?.detach();
-      const sink = new WebSocketSink(this.socket, this.headers.get(id) as FrameHeaderCache, this, this.gate);
+      const sink = new WebSocketSink(this.socket, this.headers.get(id) as FrameHeaderCache, this, this.gate, this.readLink);
       this.slots.set(id, sink);
       sink.on('close', () => {
         if (this.slots.get(id) === sink) this.slots.delete(id);
@@ -185,7 +190,7 @@ export function addWebSocketRoute(app: FastifyInstance, cameras: readonly Camera
     // Each message's fragments should leave at once, as an MJPEG part does.
     if (socket instanceof Socket) socket.setNoDelay(true);
     (await websockets()).handleUpgrade(request, socket, head, (ws) => {
-      const connection = new WebSocketViewers(ws, { remote, userAgent: request.headers['user-agent'] }, byId, headers, app.log);
+      const connection = new WebSocketViewers(ws, { remote, userAgent: request.headers['user-agent'] }, byId, headers, app.log, socket instanceof Socket ? socket : undefined);
       connections.add(connection);
       ws.once('close', () => connections.delete(connection));
       ws.send(hello);

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Frame } from '../frame/index.js';
-import type { FrameSink, SendDone } from '../stream/index.js';
+import type { FrameSink, LinkSample, SendDone } from '../stream/index.js';
 import { WS_OPEN, type FrameHeaderCache } from './ws-message.js';
 import type { ParkedSlot, SendGate } from './ws-send-gate.js';
 
@@ -32,13 +32,19 @@ export class WebSocketSink implements FrameSink, ParkedSlot {
   private readonly closeListeners: (() => void)[] = [];
   private readonly errorListeners: (() => void)[] = [];
   private closed = false;
+  /** The connection's TCP state, shared with its other cameras' slots (see LinkMonitor.sharedConnection). */
+  readonly readLink: ((out: LinkSample) => boolean) | undefined;
+  readonly sharedConnection = true;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly headers: FrameHeaderCache,
     private readonly owner: SlotOwner,
     private readonly gate: SendGate,
-  ) {}
+    readLink?: (out: LinkSample) => boolean,
+  ) {
+    this.readLink = readLink;
+  }
 
   get cameraId(): string {
     return this.headers.cameraId;

@@ -25,6 +25,8 @@ export interface FrameSink {
    * the sink's bytes share a connection with others or cannot be seen (false: not now).
    */
   readLink?(out: LinkSample): boolean;
+  /** Other sinks write to the same connection (a /ws connection's cameras): see LinkMonitor.sharedConnection. */
+  readonly sharedConnection?: boolean;
 }
 
 /** How an MJPEG viewer's parts are cut from a frame (see src/frame/multipart.ts). */

@@ -45,7 +45,17 @@ export class LinkMonitor {
   private behindBytes = 0;
   private behindMs = 0;
 
-  constructor(private readonly read: (out: LinkSample) => boolean) {}
+  /** Bytes the kernel had taken from the connection at the last read. */
+  taken = 0;
+
+  constructor(
+    private readonly read: (out: LinkSample) => boolean,
+    /**
+     * The connection carries other viewers' bytes too (a /ws connection's cameras): positions
+     * are then the kernel's own count (`taken` after a read at each write's end), not the viewer's.
+     */
+    readonly sharedConnection = false,
+  ) {}
 
   /** A frame captured at `captureMs` was handed to the kernel; the viewer has now written `viewerBytes` in all. */
   wrote(viewerBytes: number, captureMs: number): void {
@@ -60,14 +70,19 @@ export class LinkMonitor {
     this.count++;
   }
 
-  /** Reads the socket; false when it cannot be read (the figures then stay as they were). */
+  /**
+   * Reads the socket; false when it cannot be read (the figures then stay as they were).
+   * `viewerBytes` is the viewer's own byte count (ignored on a shared connection).
+   */
   update(nowMs: number, viewerBytes: number): boolean {
     const sample = this.sample;
     if (!this.read(sample)) return false;
+    this.taken = sample.bytesTaken;
+    const position = this.sharedConnection ? sample.bytesTaken : viewerBytes;
     if (sample.receiveWindow > this.widestWindow) this.widestWindow = sample.receiveWindow;
     const unread = this.widestWindow - sample.receiveWindow;
     this.pendingBytes = Math.max(0, sample.bytesTaken - sample.bytesAcked) + unread;
-    const consumed = viewerBytes - this.pendingBytes;
+    const consumed = position - this.pendingBytes;
     while (this.count > 0 && (this.ends[this.head] as number) <= consumed) {
       this.head = (this.head + 1) % REMEMBERED_FRAMES;
       this.count--;

@@ -161,7 +161,7 @@ export class Viewer {
     this.drainAboveMs = options.drainAboveMs ?? 250;
     const readLink = sink.readLink?.bind(sink);
     if (readLink !== undefined) {
-      this.link = new LinkMonitor(readLink);
+      this.link = new LinkMonitor(readLink, sink.sharedConnection === true);
       // The window of a receive buffer nothing was written to yet: the room it has when its reader keeps up.
       this.link.update(performance.now(), 0);
       if (this.controller !== undefined) this.controller.link = this.link;
@@ -362,10 +362,14 @@ export class Viewer {
   private judge(now: number, captureMs: number): void {
     const link = this.link;
     if (link !== undefined) {
-      link.wrote(this.bytesSent, captureMs);
-      if (now - this.lastLinkMs >= LINK_SAMPLE_MS || this.lastLatencyMs >= BEHIND_MS) {
-        if (link.update(now, this.bytesSent)) this.lastLinkMs = now;
-        else if (this.lastLinkMs === -Infinity) {
+      // On a shared connection the frame's end is the kernel's count now: read at every write.
+      const shared = link.sharedConnection;
+      if (!shared) link.wrote(this.bytesSent, captureMs);
+      if (shared || now - this.lastLinkMs >= LINK_SAMPLE_MS || this.lastLatencyMs >= BEHIND_MS) {
+        if (link.update(now, this.bytesSent)) {
+          this.lastLinkMs = now;
+          if (shared) link.wrote(link.taken, captureMs);
+        } else if (this.lastLinkMs === -Infinity) {
           // The socket cannot be read (not TCP, or no descriptor): lag alone decides.
           this.link = undefined;
           if (this.controller !== undefined) this.controller.link = undefined;
