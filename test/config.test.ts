@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -186,6 +186,16 @@ for (const [what, text, message] of badConfigs) {
     });
   });
 }
+
+test("the README's config file example loads as written", async () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const example = /### Config file\n\n```yaml\n([\s\S]*?)\n```/.exec(readme)?.[1];
+  assert.ok(example !== undefined, 'the README has a yaml block under "### Config file"');
+  const settings = await resolveSettings(['--config', configFile('readme.yaml', example)]);
+  assert.equal(settings.encodeBudgetMs, 150);
+  assert.equal(settings.cameras[0]?.encodeBudgetMs, 150);
+  assert.equal(settings.cameras[0]?.adaptive === false ? undefined : settings.cameras[0]?.adaptive?.lagLowMs, 80, 'lag-low: 0.08, its default');
+});
 
 test('a missing config file says so', async () => {
   await assert.rejects(() => resolveSettings(['--config', join(dir, 'nope.yaml')]), /cannot read config file .*nope\.yaml: no such file/);

@@ -244,7 +244,8 @@ class ConfigReader {
     if (value === true) return {};
     if (!isPlainObject(value)) this.fail(at, `expected false, or a mapping with ${ADAPTIVE_KEYS.join(', ')} (seconds)`);
     this.checkKeys(value, at, ADAPTIVE_KEYS);
-    const ms = (key: string): number | undefined => (key in value ? this.seconds(value[key], [...at, key]) * 1000 : undefined);
+    // Lag thresholds are tens of ms (lag-low defaults to 0.08 s), below the 0.1 s other durations start at.
+    const ms = (key: string): number | undefined => (key in value ? this.seconds(value[key], [...at, key], 0.01) * 1000 : undefined);
     const options: Exclude<CameraConfig['adaptive'], false | undefined> = {};
     const lagHighMs = ms('lag-high');
     const lagLowMs = ms('lag-low');
@@ -313,8 +314,8 @@ class ConfigReader {
     return value;
   }
 
-  private seconds(value: unknown, at: Path): number {
-    if (typeof value !== 'number' || !(value >= 0.1 && value <= 86_400)) this.fail(at, `expected seconds from 0.1 to 86400, got ${describe(value)}`);
+  private seconds(value: unknown, at: Path, min = 0.1): number {
+    if (typeof value !== 'number' || !(value >= min && value <= 86_400)) this.fail(at, `expected seconds from ${min} to 86400, got ${describe(value)}`);
     return value;
   }
 
