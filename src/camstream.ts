@@ -5,7 +5,7 @@ import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/inde
 import { Authenticator, ClientAddress, CorsPolicy, createHttpServer, StreamAdmission, ViewerLoops, addressOf, type AuthOptions, type CorsOptions, type LoopCamera, type StreamLimits, type TrustProxy } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
 import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
-import { Camera, DEFAULT_PROFILES, emptyLinkSample, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
+import { Camera, DEFAULT_ENCODE_BUDGET_MS, DEFAULT_PROFILES, emptyLinkSample, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
 import { VERSION } from './version.js';
 import { CamstreamEmitter, type CamstreamEventName, type CamstreamEvents } from './camstream-events.js';
 import { routeInto, type RequestHandler, type UpgradeHandler } from './mount.js';
@@ -151,9 +151,12 @@ export class Camstream {
     const configs = options.cameras ?? [{ id: 'default', source: options.source ?? DEFAULT_SOURCE }];
     if (configs.length === 0) throw new CamstreamError('CAMSTREAM_CONFIG', 'no cameras configured: give a --source or a config file with cameras');
     const seen = new Set<string>();
-    for (const { id } of configs) {
+    for (const { id, encodeBudgetMs: budget } of configs) {
       if (!CAMERA_ID.test(id)) throw new CamstreamError('CAMSTREAM_CONFIG', `camera id '${id}' is not usable in a URL; use letters, digits, '-' and '_' (up to 64)`);
       if (seen.has(id)) throw new CamstreamError('CAMSTREAM_CONFIG', `two cameras have the id '${id}'; ids must be unique`);
+      if (budget !== undefined && !(Number.isFinite(budget) && budget > 0)) {
+        throw new CamstreamError('CAMSTREAM_CONFIG', `camera '${id}': encodeBudgetMs must be CPU milliseconds per second above 0 (default ${DEFAULT_ENCODE_BUDGET_MS}), got ${budget}; with 0 no adapted viewer would get a re-encoded frame`);
+      }
       seen.add(id);
     }
     this.tls = options.tls !== undefined;

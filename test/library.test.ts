@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { CamstreamError, createCamstream } from '../src/index.js';
 import { connectMjpeg } from './helpers/mjpeg-client.js';
 import { PushSource } from './helpers/push-source.js';
 import { eventually, startServer } from './helpers/server.js';
@@ -35,4 +36,14 @@ test('a custom source\'s JPEGs reach viewers byte for byte, with their sequence 
   }
   // The snapshot response releases its frame when its socket is done, a moment later.
   await eventually(() => server.pool.stats().inUse === 0, () => `pool inUse ${server.pool.stats().inUse} after stop`);
+});
+
+test('a library user\'s encoding budget that cannot work is refused at creation, naming the camera and what it accepts', () => {
+  for (const encodeBudgetMs of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    assert.throws(
+      () => createCamstream({ cameras: [{ id: 'lab', source: 'synthetic:64x64@5', encodeBudgetMs }] }),
+      (error: unknown) => error instanceof CamstreamError && error.code === 'CAMSTREAM_CONFIG' && /camera 'lab': encodeBudgetMs must be CPU milliseconds per second above 0/.test(error.message),
+      `encodeBudgetMs ${encodeBudgetMs}`,
+    );
+  }
 });

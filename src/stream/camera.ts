@@ -480,7 +480,8 @@ export class Camera {
     } catch (error) {
       this.log.warn({ viewer: viewer.id, err: error }, 'cannot move the viewer to its adapted profile; it stays where it is');
     }
-    this.log.info({ viewer: viewer.id, rung: controller.level, maxFps: level.maxFps ?? null, profile: level.profile, lagMs: Math.round(viewer.lastLatencyMs) }, 'viewer adapted');
+    const link = viewer.stats().link;
+    this.log.info({ viewer: viewer.id, rung: controller.level, maxFps: level.maxFps ?? null, profile: level.profile, lagMs: Math.round(viewer.lastLatencyMs), backlogMs: link?.backlogMs, readRate: link?.capacity }, 'viewer adapted');
   }
 
   /** Whether any viewer, here or in another loop, watches this camera. */

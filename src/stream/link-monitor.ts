@@ -4,6 +4,11 @@ import { emptyLinkSample, type LinkSample } from './kernel-queue.js';
 const REMEMBERED_FRAMES = 64;
 /** Capacity is measured over at least this much time behind, so one burst of reading is not taken for a rate. */
 const CAPACITY_WINDOW_MS = 500;
+/**
+ * Only intervals between readings this close count: a longer one spans a drain or an
+ * idle spell (nothing sent), in which the reader may have sat idle with nothing to read.
+ */
+const CAPACITY_MAX_INTERVAL_MS = 250;
 
 /**
  * What one viewer's connection says about the viewer, from its socket's TCP state
@@ -88,7 +93,7 @@ export class LinkMonitor {
       this.count--;
     }
     this.backlogMs = this.count > 0 ? Math.max(0, nowMs - (this.captures[this.head] as number)) : 0;
-    if (this.lastNotSent > 0 && sample.notSent > 0 && nowMs > this.lastMs) {
+    if (this.lastNotSent > 0 && sample.notSent > 0 && nowMs > this.lastMs && nowMs - this.lastMs <= CAPACITY_MAX_INTERVAL_MS) {
       // The kernel held bytes it could not send at both ends (the window or the link was
       // full throughout): the viewer read as fast as it could, so what it read is its rate.
       this.behindBytes += Math.max(0, consumed - this.lastConsumed);

@@ -93,7 +93,8 @@ export class ProfileChannels {
     this.totalMs += ms;
     const share = this.budgetMsPerSecond / this.encoded.size;
     for (const { encoder } of this.encoded.values()) {
-      if (encoder.averageMs > 0) encoder.budgetGate.setLimit((share / encoder.averageMs) * 1000);
+      // ms per second over ms per frame: frames per second.
+      if (encoder.averageMs > 0) encoder.budgetGate.setLimit(share / encoder.averageMs);
     }
   }
 
