@@ -58,8 +58,8 @@ export interface ServerStats {
     bytesSent: number;
     drops: DropStats;
     viewerList: ViewerStats[];
-    /** CPU time spent re-encoding, ms per second (issue 14); absent from servers that do not export it. */
-    encodeMsPerSecond?: number;
+    /** Re-encoding against the camera's budget (issue 14): totalMs is the encode time since start; absent from servers that do not export it. */
+    encode?: { budgetMsPerSecond: number; msPerSecond: number; totalMs: number; framesOverBudget: number };
     /** Times a viewer's frame was late while its socket said its reader had everything: the server, not the viewer, was slow (issue 14); absent likewise. */
     serverLate?: number;
   }[];

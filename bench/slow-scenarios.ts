@@ -109,8 +109,8 @@ async function runSlowScenario(context: SlowContext, server: ServerProcess, url:
       reader: scenario.reader,
       cpu: cpuPercent(cpuBefore, cpuAfter, window),
       rssMB: { steady: rssBytes.steady / MB, windowPeak: rssBytes.peak / MB, highWater: highWater / MB },
-      // A rate the server computes itself: read at the end of the window.
-      encodeMsPerSecond: cameraAfter?.encodeMsPerSecond ?? Number.NaN,
+      // Encode time over the window, per second of it.
+      encodeMsPerSecond: growth(cameraBefore?.encode?.totalMs, cameraAfter?.encode?.totalMs) / window,
       serverLate: growth(cameraBefore?.serverLate, cameraAfter?.serverLate),
       captureFps: ((cameraAfter?.framesCaptured ?? 0) - (cameraBefore?.framesCaptured ?? 0)) / window,
       fast: {
