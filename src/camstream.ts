@@ -47,7 +47,7 @@ export interface CameraConfig {
   viewerStallTimeoutSeconds?: number;
   /**
    * CPU milliseconds per second this camera's re-encoding for adapted viewers may
-   * take (default 150, DEFAULT_ENCODE_BUDGET_MS); over it, those viewers get fewer frames.
+   * take (default 200, DEFAULT_ENCODE_BUDGET_MS); over it, those viewers get fewer frames.
    */
   encodeBudgetMs?: number;
   /** Skip frames byte-identical to the previous one (one is still sent every second). Default false. */

@@ -192,8 +192,8 @@ test("the README's config file example loads as written", async () => {
   const example = /### Config file\n\n```yaml\n([\s\S]*?)\n```/.exec(readme)?.[1];
   assert.ok(example !== undefined, 'the README has a yaml block under "### Config file"');
   const settings = await resolveSettings(['--config', configFile('readme.yaml', example)]);
-  assert.equal(settings.encodeBudgetMs, 150);
-  assert.equal(settings.cameras[0]?.encodeBudgetMs, 150);
+  assert.equal(settings.encodeBudgetMs, 200);
+  assert.equal(settings.cameras[0]?.encodeBudgetMs, 200);
   assert.equal(settings.cameras[0]?.adaptive === false ? undefined : settings.cameras[0]?.adaptive?.lagLowMs, 80, 'lag-low: 0.08, its default');
 });
 

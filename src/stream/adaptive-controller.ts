@@ -111,18 +111,22 @@ export class AdaptiveController {
   }
 
   /**
-   * A linked viewer's write completed `lagMs` after capture, and its socket says the
-   * oldest frame its reader has not read is `backlogMs` old.
+   * A linked viewer's write completed `lagMs` after capture, and its socket says its
+   * reader has not caught up on `backlogMs` of frames: its standing backlog (the least
+   * over the last 0.5–1 s, beyond the path's round trip; see LinkMonitor), or a
+   * backlog so deep its Viewer drains it. Above lagLowMs it never caught up: trouble.
+   * Below half of that, with little lag, healthy. A late write with nothing unread
+   * is the server's lateness.
    */
   observe(nowMs: number, lagMs: number, backlogMs: number): Observation {
     const { lagHighMs, lagLowMs } = this.options;
-    if (backlogMs > lagHighMs) return this.trouble(nowMs) ? 'changed' : 'steady';
+    if (backlogMs > lagLowMs) return this.trouble(nowMs) ? 'changed' : 'steady';
     if (lagMs > lagHighMs) {
       // Late, yet nothing waits for the viewer: the server was slow, not its link.
       this.healthySinceMs = -1;
       return 'server-late';
     }
-    if (backlogMs >= lagLowMs || lagMs >= lagLowMs) {
+    if (backlogMs >= lagLowMs / 2 || lagMs >= lagLowMs) {
       this.healthySinceMs = -1;
       return 'steady';
     }

@@ -2,13 +2,26 @@ import { emptyLinkSample, type LinkSample } from './kernel-queue.js';
 
 /** Frames remembered per viewer: more than a second of video at 60 fps before the oldest is forgotten. */
 const REMEMBERED_FRAMES = 64;
-/** Capacity is measured over at least this much time behind, so one burst of reading is not taken for a rate. */
-const CAPACITY_WINDOW_MS = 500;
 /**
- * Only intervals between readings this close count: a longer one spans a drain or an
- * idle spell (nothing sent), in which the reader may have sat idle with nothing to read.
+ * The read rate is measured over windows this long (longer than a busy tab's read
+ * period), and only where the reader never ran out of bytes to read in the window.
  */
-const CAPACITY_MAX_INTERVAL_MS = 250;
+const CAPACITY_WINDOW_MS = 300;
+/**
+ * The standing backlog is the least backlog seen over the last one to two of these
+ * windows. A reader that reads in bursts (a busy tab, every 250 ms) has a backlog
+ * that swings from 0 to its read period; one that cannot keep up never gets back to
+ * 0. A window longer than the read period of a tab that reads four times a second. As CoDel judges a queue by its minimum delay over an interval, not its peaks.
+ */
+const STANDING_WINDOW_MS = 300;
+/**
+ * The room a receive buffer has when its reader has read everything is the widest window
+ * seen over the last one to two of these. Not the widest ever: Linux (6.x) scales the
+ * window it advertises by the ratio of payload to memory of recent packets, so the same
+ * empty buffer advertises less once frames get small; an all-time maximum would then
+ * count bytes as unread forever.
+ */
+const WIDEST_WINDOW_MS = 1000;
 
 /**
  * What one viewer's connection says about the viewer, from its socket's TCP state
@@ -20,17 +33,20 @@ const CAPACITY_MAX_INTERVAL_MS = 250;
  * buffer (auto-tuned to megabytes) can hold seconds of video while every write still
  * completes at once. The peer acknowledges what reached its receive buffer, and
  * advertises how much room is left in it; the room it lost since it last had the
- * most is what its reader holds unread (a lower bound: the buffer only grows). So
+ * most (lately) is what its reader holds unread. So
  * the bytes not yet read are those not yet acknowledged plus that, and the frames
- * they belong to are known from the viewer's own byte count at the end of each write.
+ * they belong to are known from the viewer's own byte count at the end of each write,
+ * and how long they have waited from when each write completed.
  *
  * `update` is called right after a write completed or while nothing is being written,
  * when the kernel holds every byte the viewer wrote. Plain fields and two preallocated
  * arrays: nothing is allocated per frame.
  */
 export class LinkMonitor {
-  /** How late the oldest frame its application has not finished reading is, ms; 0 when it read everything. */
+  /** How long ago the oldest frame its application has not finished reading was written, beyond the round trip, ms; 0 when it read everything. */
   backlogMs = 0;
+  /** The least backlogMs over the last 0.5–1 s: what the reader never catches up on. */
+  standingMs = 0;
   /** Bytes written and not yet read by its application: unsent, in flight, or in its receive buffer. */
   pendingBytes = 0;
   /** Bytes per second its application read while it was behind; 0 until measured. */
@@ -40,15 +56,21 @@ export class LinkMonitor {
 
   private readonly sample: LinkSample = emptyLinkSample();
   private readonly ends = new Float64Array(REMEMBERED_FRAMES);
-  private readonly captures = new Float64Array(REMEMBERED_FRAMES);
+  private readonly writtenAt = new Float64Array(REMEMBERED_FRAMES);
   private head = 0;
   private count = 0;
   private widestWindow = 0;
-  private lastMs = -Infinity;
-  private lastConsumed = 0;
-  private lastNotSent = 0;
-  private behindBytes = 0;
-  private behindMs = 0;
+  private windowWidest = 0;
+  private previousWindowWidest = 0;
+  private widestSinceMs = -Infinity;
+  /** Where the capacity window began: when, the viewer's write position then, and what its reader had read. */
+  private rateSinceMs = -Infinity;
+  private ratePosition = 0;
+  private rateConsumed = 0;
+  /** The least backlog in the current standing window and in the one before, and when the current one began. */
+  private windowMin = Infinity;
+  private previousWindowMin = Infinity;
+  private windowStartMs = -Infinity;
 
   /** Bytes the kernel had taken from the connection at the last read. */
   taken = 0;
@@ -62,8 +84,12 @@ export class LinkMonitor {
     readonly sharedConnection = false,
   ) {}
 
-  /** A frame captured at `captureMs` was handed to the kernel; the viewer has now written `viewerBytes` in all. */
-  wrote(viewerBytes: number, captureMs: number): void {
+  /**
+   * A frame was handed to the kernel at `nowMs`; the viewer has now written `viewerBytes`
+   * in all. The backlog counts from here, not from capture: what happened before the
+   * write (encoding, the server's own delays) is the server's, not the reader's.
+   */
+  wrote(viewerBytes: number, nowMs: number): void {
     if (this.count === REMEMBERED_FRAMES) {
       // Over a second behind: forget the oldest; the backlog then reads a little younger than it is.
       this.head = (this.head + 1) % REMEMBERED_FRAMES;
@@ -71,7 +97,7 @@ export class LinkMonitor {
     }
     const slot = (this.head + this.count) % REMEMBERED_FRAMES;
     this.ends[slot] = viewerBytes;
-    this.captures[slot] = captureMs;
+    this.writtenAt[slot] = nowMs;
     this.count++;
   }
 
@@ -84,7 +110,13 @@ export class LinkMonitor {
     if (!this.read(sample)) return false;
     this.taken = sample.bytesTaken;
     const position = this.sharedConnection ? sample.bytesTaken : viewerBytes;
-    if (sample.receiveWindow > this.widestWindow) this.widestWindow = sample.receiveWindow;
+    if (nowMs - this.widestSinceMs >= WIDEST_WINDOW_MS) {
+      this.previousWindowWidest = nowMs - this.widestSinceMs < 2 * WIDEST_WINDOW_MS ? this.windowWidest : 0;
+      this.windowWidest = 0;
+      this.widestSinceMs = nowMs;
+    }
+    if (sample.receiveWindow > this.windowWidest) this.windowWidest = sample.receiveWindow;
+    this.widestWindow = Math.max(this.windowWidest, this.previousWindowWidest);
     const unread = this.widestWindow - sample.receiveWindow;
     this.pendingBytes = Math.max(0, sample.bytesTaken - sample.bytesAcked) + unread;
     const consumed = position - this.pendingBytes;
@@ -92,22 +124,29 @@ export class LinkMonitor {
       this.head = (this.head + 1) % REMEMBERED_FRAMES;
       this.count--;
     }
-    this.backlogMs = this.count > 0 ? Math.max(0, nowMs - (this.captures[this.head] as number)) : 0;
-    if (this.lastNotSent > 0 && sample.notSent > 0 && nowMs > this.lastMs && nowMs - this.lastMs <= CAPACITY_MAX_INTERVAL_MS) {
-      // The kernel held bytes it could not send at both ends (the window or the link was
-      // full throughout): the viewer read as fast as it could, so what it read is its rate.
-      this.behindBytes += Math.max(0, consumed - this.lastConsumed);
-      this.behindMs += nowMs - this.lastMs;
-      if (this.behindMs >= CAPACITY_WINDOW_MS) {
-        this.capacity = (this.behindBytes / this.behindMs) * 1000;
-        this.capacityAtMs = nowMs;
-        this.behindBytes = 0;
-        this.behindMs = 0;
-      }
+    // Beyond the path's round trip: a frame in flight to a distant viewer that reads at once is not a backlog.
+    this.backlogMs = this.count > 0 ? Math.max(0, nowMs - (this.writtenAt[this.head] as number) - sample.minRttUs / 1000) : 0;
+    if (nowMs - this.windowStartMs >= STANDING_WINDOW_MS) {
+      // A gap of more than a window (nothing read): the old minima say nothing of now.
+      this.previousWindowMin = nowMs - this.windowStartMs < 2 * STANDING_WINDOW_MS ? this.windowMin : Infinity;
+      this.windowMin = Infinity;
+      this.windowStartMs = nowMs;
     }
-    this.lastMs = nowMs;
-    this.lastConsumed = consumed;
-    this.lastNotSent = sample.notSent;
+    if (this.backlogMs < this.windowMin) this.windowMin = this.backlogMs;
+    this.standingMs = Math.min(this.windowMin, this.previousWindowMin);
+    if (nowMs - this.rateSinceMs >= CAPACITY_WINDOW_MS) {
+      // Still not done, at the window's end, with bytes written before it began: the
+      // reader never ran out of bytes to read in it (however it read, in bursts or not),
+      // so what it read is its own rate, not the rate we sent at.
+      // A window in which it read nothing says it stalled, not how fast it reads: the old figure stands.
+      if (consumed < this.ratePosition && consumed > this.rateConsumed && nowMs - this.rateSinceMs <= 3 * CAPACITY_WINDOW_MS) {
+        this.capacity = ((consumed - this.rateConsumed) / (nowMs - this.rateSinceMs)) * 1000;
+        this.capacityAtMs = nowMs;
+      }
+      this.rateSinceMs = nowMs;
+      this.ratePosition = position;
+      this.rateConsumed = consumed;
+    }
     return true;
   }
 

@@ -39,7 +39,11 @@ export interface ViewerOptions {
   stallTimeoutMs?: number | undefined;
   /** Send the frame a stream pauses on a second time (WebKit shows it only then; see repeatFinal). */
   dualFinalFrames?: boolean | undefined;
-  /** A linked viewer whose reader holds frames older than this sends nothing until it has read them. Default 250 ms. */
+  /**
+   * A linked viewer whose reader holds frames older than this sends nothing until it
+   * has read them. Default 400 ms: above the 250 ms a busy tab that reads four times a
+   * second holds between its reads while it keeps up.
+   */
   drainAboveMs?: number | undefined;
 }
 
@@ -158,7 +162,7 @@ export class Viewer {
     this.requested = new FpsGate(options.requestedFps);
     this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
     this.dualFinalFrames = options.dualFinalFrames ?? false;
-    this.drainAboveMs = options.drainAboveMs ?? 250;
+    this.drainAboveMs = options.drainAboveMs ?? 400;
     const readLink = sink.readLink?.bind(sink);
     if (readLink !== undefined) {
       this.link = new LinkMonitor(readLink, sink.sharedConnection === true);
@@ -339,7 +343,7 @@ export class Viewer {
       this.counters.latency.record(this.lastLatencyMs, now);
       this.lastWrittenMs = now;
       this.delivered.mark(now);
-      this.judge(now, frame.capture.monoMs);
+      this.judge(now);
     }
     frame.release();
     if (error != null) {
@@ -359,16 +363,16 @@ export class Viewer {
    * LINK_SAMPLE_MS, at once when the write was late) and its lag go to its
    * controller; a backlog of unread frames starts a drain.
    */
-  private judge(now: number, captureMs: number): void {
+  private judge(now: number): void {
     const link = this.link;
     if (link !== undefined) {
       // On a shared connection the frame's end is the kernel's count now: read at every write.
       const shared = link.sharedConnection;
-      if (!shared) link.wrote(this.bytesSent, captureMs);
+      if (!shared) link.wrote(this.bytesSent, now);
       if (shared || now - this.lastLinkMs >= LINK_SAMPLE_MS || this.lastLatencyMs >= BEHIND_MS) {
         if (link.update(now, this.bytesSent)) {
           this.lastLinkMs = now;
-          if (shared) link.wrote(link.taken, captureMs);
+          if (shared) link.wrote(link.taken, now);
         } else if (this.lastLinkMs === -Infinity) {
           // The socket cannot be read (not TCP, or no descriptor): lag alone decides.
           this.link = undefined;
@@ -380,9 +384,12 @@ export class Viewer {
       if (this.controller?.written(now, this.lastLatencyMs) === true) this.onAdapt?.(this);
       return;
     }
-    const observed = this.controller?.observe(now, this.lastLatencyMs, this.link.backlogMs);
+    // A backlog deeper than a reader that reads in bursts ever holds is drained and judged at once;
+    // otherwise what it never catches up on is judged (see LinkMonitor.standingMs).
+    const deep = this.link.backlogMs > this.drainAboveMs;
+    if (deep) this.startDrain(now, this.link);
+    const observed = this.controller?.observe(now, this.lastLatencyMs, deep ? this.link.backlogMs : this.link.standingMs);
     if (observed === 'server-late') this.counters.serverLate++;
-    if (this.link.backlogMs > this.drainAboveMs) this.startDrain(now, this.link);
     if (observed === 'changed') this.onAdapt?.(this);
   }
 

@@ -8,12 +8,12 @@ import { SOURCE_PROFILE, type AdaptationLevel } from '../../src/stream/profile.j
 // LinkMonitor and the controller's linked path, fed hand-made TCP readings and times: no sockets, no clock.
 
 const FRAME = 100_000;
-const WINDOW = 1_000_000;
+const WINDOW = 4_000_000;
 
 /** A socket whose TCP_INFO the test writes: `state` is what the next read returns. */
 function fakeSocket(): { state: LinkSample; readable: boolean; read: (out: LinkSample) => boolean } {
   const fake = {
-    state: { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: WINDOW, minRttUs: 50 },
+    state: { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: WINDOW, minRttUs: 0 },
     readable: true,
     read: (out: LinkSample): boolean => {
       if (!fake.readable) return false;
@@ -70,19 +70,76 @@ test('bytes the kernel could not send count as pending, and their frames as unre
   assert.equal(monitor.backlogMs, 290, 'frame 2 (captured at 10) is half delivered');
 });
 
-test('capacity is what was read while the kernel held unsent bytes throughout, over at least half a second', () => {
+test('capacity is what the reader read while it never ran out of bytes to read over a window (0.3 s)', () => {
   const socket = fakeSocket();
   const monitor = new LinkMonitor(socket.read);
   let written = 0;
-  // 2 MB/s: 200 KB read per 100 ms; the server keeps 64 KB unsent all along.
+  let read = 0;
+  monitor.update(-1000, 0); // the empty buffer's window, long before
+  // 3 MB/s written, 2 MB/s read: 300 KB arrive and 200 KB are read per 100 ms, from 400 KB unread on.
   for (let t = 0; t <= 600; t += 100) {
-    written += 200_000;
+    written += 300_000;
+    read = t === 0 ? written - 400_000 : read + 200_000;
     monitor.wrote(written, t);
-    socket.state = { ...socket.state, bytesTaken: written + 64_000, bytesAcked: written, notSent: 64_000 };
-    monitor.update(t, written + 64_000 - 64_000);
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: WINDOW - (written - read) };
+    monitor.update(t, written);
   }
   assert.ok(Math.abs(monitor.capacity - 2_000_000) < 1, `capacity ${monitor.capacity}`);
-  assert.equal(monitor.capacityAtMs, 500);
+  assert.equal(monitor.capacityAtMs, 600, "measured at the end of its second window (0–300, 300–600 ms)");
+});
+
+test('a reader that reads everything we send has no measured rate: what it read was ours, not its own', () => {
+  const socket = fakeSocket();
+  const monitor = new LinkMonitor(socket.read);
+  let written = 0;
+  for (let t = 0; t <= 2000; t += 100) {
+    written += 30_000;
+    monitor.wrote(written, t);
+    // In bursts: every other reading it has not read the last frame yet.
+    const unread = t % 200 === 0 ? 0 : 30_000;
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: WINDOW - unread };
+    monitor.update(t + 5, written);
+  }
+  assert.equal(monitor.capacity, 0);
+});
+
+test('the round trip is not a backlog: a distant viewer that reads at once has none beyond it', () => {
+  const socket = fakeSocket();
+  socket.state.minRttUs = 80_000;
+  const monitor = new LinkMonitor(socket.read);
+  monitor.wrote(FRAME, 0);
+  // 100 ms after capture the frame is in flight (not yet acknowledged): 80 ms of it is the path.
+  socket.state = { ...socket.state, bytesTaken: FRAME, bytesAcked: 0 };
+  monitor.update(100, FRAME);
+  assert.equal(monitor.backlogMs, 20);
+});
+
+test('the standing backlog is the least over the last 0.3–0.6 s: a reader that reads in bursts and keeps up has none', () => {
+  const socket = fakeSocket();
+  const monitor = new LinkMonitor(socket.read);
+  monitor.update(0, 0);
+  let written = 0;
+  // A frame every 50 ms; the reader reads everything every 250 ms.
+  for (let t = 50; t <= 2000; t += 50) {
+    written += FRAME;
+    monitor.wrote(written, t);
+    const read = t % 250 === 0;
+    const unread = read ? 0 : written - Math.floor(t / 250) * 5 * FRAME;
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: WINDOW - unread };
+    monitor.update(t + 1, written);
+    if (t > 600) assert.equal(monitor.standingMs, 0, `t=${t}: backlog ${monitor.backlogMs}`);
+  }
+  // It stops keeping up: it reads one frame per 100 ms while two arrive, so its backlog grows by 50 ms every 100 ms.
+  let unread = 0;
+  for (let t = 2050; t <= 2950; t += 50) {
+    written += FRAME;
+    monitor.wrote(written, t);
+    unread += t % 100 === 0 ? 0 : FRAME;
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: WINDOW - unread };
+    monitor.update(t + 1, written);
+  }
+  assert.ok(monitor.backlogMs > 400, `backlog ${monitor.backlogMs} ms`);
+  assert.ok(monitor.standingMs > 100, `standing ${monitor.standingMs} ms once it never catches up`);
 });
 
 test('an unreadable socket: update says so and the figures stay', () => {

@@ -237,17 +237,23 @@ test('a linked viewer whose reader holds unread frames sends nothing until it re
   const first = frames.make(clock.now);
   viewer.offer(first);
   const bytes = first.part.length;
-  // The write completes at once (the peer's kernel took it), but its reader does not read: 300 ms later it is still unread.
-  clock.advance(300);
+  // The write completes at once (the peer's kernel took it), but its reader does not read it.
   sink.state = { ...sink.state, bytesTaken: bytes, bytesAcked: bytes, receiveWindow: 1_000_000 - bytes };
   sink.complete();
   assert.equal(viewer.linked, true);
-  assert.deepEqual(viewer.stats().link, { backlogMs: 300, pendingBytes: bytes, capacity: 0, draining: true });
+  assert.equal(viewer.stats().link?.draining, false, 'written just now: no backlog yet');
+  // 300 ms later the next write completes, and the first frame is still unread.
+  clock.advance(300);
+  const next = frames.make(clock.now);
+  viewer.offer(next);
+  sink.state = { ...sink.state, bytesTaken: 2 * bytes, bytesAcked: 2 * bytes, receiveWindow: 1_000_000 - 2 * bytes };
+  sink.complete();
+  assert.deepEqual(viewer.stats().link, { backlogMs: 300, pendingBytes: 2 * bytes, capacity: 0, draining: true });
   const second = frames.make(clock.now);
   const third = frames.make(clock.now);
   viewer.offer(second);
   viewer.offer(third);
-  assert.equal(sink.sends.length, 1, 'nothing more is sent while the reader is behind');
+  assert.equal(sink.sends.length, 2, 'nothing more is sent while the reader is behind');
   assert.equal(viewer.drops.draining, 1, 'the second frame gave way to the third');
   assert.equal(counters.drops.draining, 1);
   assert.equal(second.refCount, 1, 'the dropped frame was released');
@@ -256,7 +262,7 @@ test('a linked viewer whose reader holds unread frames sends nothing until it re
   sink.state = { ...sink.state, receiveWindow: 1_000_000 };
   const fourth = frames.make(clock.now);
   viewer.offer(fourth);
-  assert.deepEqual(sink.sequences, [first.sequence, fourth.sequence]);
+  assert.deepEqual(sink.sequences, [first.sequence, next.sequence, fourth.sequence]);
   assert.equal(viewer.drops.draining, 2);
   assert.equal(third.refCount, 1);
   assert.equal(viewer.stats().link?.draining, false);
@@ -269,18 +275,22 @@ test('a drain the socket never ends is over after its time: a reader that reads 
   const closes: ViewerCloseReason[] = [];
   const viewer = new Viewer(sink, { remote: 'test' }, { counters: new CameraCounters(), queueCapacity: 1, onClose: (_v, reason) => closes.push(reason), drainAboveMs: 250, stallTimeoutMs: 5000 });
   const first = frames.make(clock.now);
+  const bytes = first.part.length;
   viewer.offer(first);
+  sink.state = { ...sink.state, bytesTaken: bytes, bytesAcked: bytes, receiveWindow: 1_000_000 - bytes };
+  sink.complete();
   clock.advance(300);
-  sink.state = { ...sink.state, bytesTaken: first.part.length, bytesAcked: first.part.length, receiveWindow: 1_000_000 - first.part.length };
+  viewer.offer(frames.make(clock.now));
+  sink.state = { ...sink.state, bytesTaken: 2 * bytes, bytesAcked: 2 * bytes, receiveWindow: 1_000_000 - 2 * bytes };
   sink.complete();
   assert.equal(viewer.stats().link?.draining, true);
   // No measured rate: the drain lasts at most half of its one-second ceiling.
   clock.advance(400);
   viewer.offer(frames.make(clock.now));
-  assert.equal(sink.sends.length, 1);
+  assert.equal(sink.sends.length, 2);
   clock.advance(200);
   viewer.offer(frames.make(clock.now));
-  assert.equal(sink.sends.length, 2, 'the drain ended by time');
+  assert.equal(sink.sends.length, 3, 'the drain ended by time');
   sink.emit('close');
   assert.deepEqual(closes, ['client']);
 });
