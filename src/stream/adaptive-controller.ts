@@ -15,7 +15,7 @@ export type Observation = 'steady' | 'changed' | 'server-late';
 /** A rung fits a link when it needs at most this share of the link's measured rate (headroom for jitter). */
 const FIT_SHARE = 0.8;
 /** A measured rate older than this is no reason to skip probing a rung above it: the link may have changed. */
-const CAPACITY_FRESH_MS = 10_000;
+const CAPACITY_FRESH_MS = 4000;
 
 export interface AdaptiveOptions {
   /** Lag (capture to write completion) above this is trouble: step down. Default 250 ms. */
@@ -175,6 +175,10 @@ export class AdaptiveController {
       this.serverLate++;
       return false;
     }
+    // The rung it is on fits its fresh measured rate with room to spare: a stall (a
+    // retransmission timeout, a pause of its reader) that a lower rung would not cure.
+    // Its drain deals with the backlog; a rate measured lower later moves it.
+    if (!probing && this.fitsMeasured(this.currentLevel, nowMs)) return false;
     if (probing) {
       // The last step up failed: wait twice as long before trying again.
       this.recoverAfterMs = Math.min(this.options.maxRecoverAfterMs, this.recoverAfterMs * 2);
@@ -194,6 +198,14 @@ export class AdaptiveController {
       if (this.fits(this.levels[index] as AdaptationLevel, nowMs, FIT_SHARE)) return index;
     }
     return this.levels.length - 1;
+  }
+
+  /** Whether `level` is known to fit the viewer's fresh measured rate (false while unknown or stale). */
+  private fitsMeasured(level: AdaptationLevel, nowMs: number): boolean {
+    const link = this.link;
+    if (link === undefined || link.capacity <= 0 || nowMs - link.capacityAtMs > CAPACITY_FRESH_MS) return false;
+    const cost = this.cost(level);
+    return cost !== undefined && cost <= link.capacity * FIT_SHARE;
   }
 
   /** Whether `level` fits the viewer's measured rate; true while either is unknown or the measure is stale. */

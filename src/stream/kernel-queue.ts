@@ -74,8 +74,8 @@ export interface KernelQueue {
    * acknowledged, what the kernel holds unsent or in flight, and the room the peer
    * advertises in its receive buffer. False when unavailable (not Linux, no koffi, a
    * kernel older than 5.4 without the window field, or no descriptor).
-   * One syscall into a buffer allocated once: cheap enough to call a few times a
-   * second per viewer.
+   * Two syscalls (getsockopt, ioctl SIOCOUTQ) into buffers allocated once: cheap
+   * enough to call a few times a second per viewer.
    */
   readLink(socket: SocketOrServer, out: LinkSample): boolean;
 }
@@ -95,10 +95,14 @@ export interface LinkSample {
   receiveWindow: number;
   /** The smallest round trip seen, microseconds. */
   minRttUs: number;
+  /** Largest segment the peer takes (bytes): a receiver reopens its window in steps of about this. */
+  mss: number;
+  /** Bytes sent again (losses, timeouts): a stretch with retransmissions says little of the link's rate. */
+  bytesRetransmitted: number;
 }
 
 export function emptyLinkSample(): LinkSample {
-  return { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: 0, minRttUs: 0 };
+  return { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: 0, minRttUs: 0, mss: 0, bytesRetransmitted: 0 };
 }
 
 export interface KernelQueueOptions {
@@ -119,7 +123,7 @@ const TCP_INFO = 11;
  * were added: fields are only ever appended. tcpi_snd_wnd (Linux 5.4) is the last
  * one read, so a shorter answer means an older kernel.
  */
-const TCPI = { bytesAcked: 120, notSent: 144, minRtt: 148, bytesSent: 200, bytesRetrans: 208, sndWnd: 228, size: 232 } as const;
+const TCPI = { sndMss: 16, bytesAcked: 120, notSent: 144, minRtt: 148, bytesRetrans: 208, sndWnd: 228, size: 232 } as const;
 /** SIOCOUTQ = TIOCOUTQ: bytes not yet acknowledged. */
 const SIOCOUTQ = 0x5411;
 /** Bytes not yet sent. */
@@ -209,10 +213,16 @@ class LinuxKernelQueue implements KernelQueue {
     if (this.getsockopt(fd, IPPROTO_TCP, TCP_INFO, this.info, this.length) !== 0 || (this.length[0] as number) < TCPI.size) return false;
     const view = this.infoView;
     out.bytesAcked = u64(view, TCPI.bytesAcked);
-    out.bytesTaken = u64(view, TCPI.bytesSent) - u64(view, TCPI.bytesRetrans) + view.getUint32(TCPI.notSent, true);
+    // Acknowledged plus what the send queue still holds (SIOCOUTQ: in flight or unsent), exact.
+    // Not bytes_sent − bytes_retrans + unsent: a tail loss probe or other retransmission
+    // counted in one and not the other leaves that off by a segment for good.
+    if (this.ioctl(fd, SIOCOUTQ, this.value) !== 0) return false;
+    out.bytesTaken = u64(view, TCPI.bytesAcked) + (this.value[0] as number);
     out.notSent = view.getUint32(TCPI.notSent, true);
     out.receiveWindow = view.getUint32(TCPI.sndWnd, true);
     out.minRttUs = view.getUint32(TCPI.minRtt, true);
+    out.mss = view.getUint32(TCPI.sndMss, true);
+    out.bytesRetransmitted = u64(view, TCPI.bytesRetrans);
     return true;
   }
 

@@ -7,6 +7,8 @@ const REMEMBERED_FRAMES = 64;
  * period), and only where the reader never ran out of bytes to read in the window.
  */
 const CAPACITY_WINDOW_MS = 300;
+/** The highest rate measured stands this long before a lower one replaces it. */
+const CAPACITY_MAX_AGE_MS = 4000;
 /**
  * The standing backlog is the least backlog seen over the last one to two of these
  * windows. A reader that reads in bursts (a busy tab, every 250 ms) has a backlog
@@ -22,6 +24,8 @@ const STANDING_WINDOW_MS = 300;
  * count bytes as unread forever.
  */
 const WIDEST_WINDOW_MS = 1000;
+/** Window noise below which nothing counts as unread (see update). */
+export const UNREAD_NOISE_BYTES = 64 * 1024;
 
 /**
  * What one viewer's connection says about the viewer, from its socket's TCP state
@@ -49,9 +53,9 @@ export class LinkMonitor {
   standingMs = 0;
   /** Bytes written and not yet read by its application: unsent, in flight, or in its receive buffer. */
   pendingBytes = 0;
-  /** Bytes per second its application read while it was behind; 0 until measured. */
+  /** Bytes per second its application read while it was behind (the most in a window over the last 4 s); 0 until measured. */
   capacity = 0;
-  /** When capacity was last measured (performance.now() ms). */
+  /** When that rate was measured (performance.now() ms). */
   capacityAtMs = -Infinity;
 
   private readonly sample: LinkSample = emptyLinkSample();
@@ -67,6 +71,7 @@ export class LinkMonitor {
   private rateSinceMs = -Infinity;
   private ratePosition = 0;
   private rateConsumed = 0;
+  private rateRetransmitted = 0;
   /** The least backlog in the current standing window and in the one before, and when the current one began. */
   private windowMin = Infinity;
   private previousWindowMin = Infinity;
@@ -117,7 +122,14 @@ export class LinkMonitor {
     }
     if (sample.receiveWindow > this.windowWidest) this.windowWidest = sample.receiveWindow;
     this.widestWindow = Math.max(this.windowWidest, this.previousWindowWidest);
-    const unread = this.widestWindow - sample.receiveWindow;
+    // The window of an empty buffer wanders: a receiver reopens it in steps of segments
+    // (silly-window avoidance), rounds it to its scale, and Linux 6 rescales it to recent
+    // packet sizes (seen on a shaped veth: 4 to 6 segments below the widest with everything
+    // read). Only what is lost beyond 4 segments, and at least 64 KiB, is unread: the
+    // backlogs that matter are a busy tab's megabytes, and a link's own backlog shows
+    // as bytes not yet acknowledged.
+    const noise = Math.max(4 * sample.mss, UNREAD_NOISE_BYTES);
+    const unread = Math.max(0, this.widestWindow - sample.receiveWindow - noise);
     this.pendingBytes = Math.max(0, sample.bytesTaken - sample.bytesAcked) + unread;
     const consumed = position - this.pendingBytes;
     while (this.count > 0 && (this.ends[this.head] as number) <= consumed) {
@@ -139,15 +151,43 @@ export class LinkMonitor {
       // reader never ran out of bytes to read in it (however it read, in bursts or not),
       // so what it read is its own rate, not the rate we sent at.
       // A window in which it read nothing says it stalled, not how fast it reads: the old figure stands.
-      if (consumed < this.ratePosition && consumed > this.rateConsumed && nowMs - this.rateSinceMs <= 3 * CAPACITY_WINDOW_MS) {
-        this.capacity = ((consumed - this.rateConsumed) / (nowMs - this.rateSinceMs)) * 1000;
-        this.capacityAtMs = nowMs;
+      // Nor does one with a retransmission in it (a loss, a timeout): it reads low while the link is as fast as before.
+      const clean = sample.bytesRetransmitted === this.rateRetransmitted;
+      if (clean && consumed < this.ratePosition && consumed > this.rateConsumed && nowMs - this.rateSinceMs <= 3 * CAPACITY_WINDOW_MS) {
+        // The most it read in any window lately, as BBR keeps the most a path delivered: a
+        // window with a retransmission timeout or a pause of the reader in it reads low
+        // without the link or the reader having become slower.
+        const rate = ((consumed - this.rateConsumed) / (nowMs - this.rateSinceMs)) * 1000;
+        if (rate >= this.capacity || nowMs - this.capacityAtMs > CAPACITY_MAX_AGE_MS) {
+          this.capacity = rate;
+          this.capacityAtMs = nowMs;
+        }
       }
       this.rateSinceMs = nowMs;
       this.ratePosition = position;
       this.rateConsumed = consumed;
+      this.rateRetransmitted = sample.bytesRetransmitted;
     }
     return true;
+  }
+
+  /**
+   * A drain ended without the socket saying the reader caught up. A receiver that read
+   * everything advertises its reopened window only with its next acknowledgement, and
+   * nothing was sent to acknowledge: what is known is stale. Take it as caught up and
+   * measure afresh from the next writes; a reader still behind shows it again at once.
+   */
+  assumeCaughtUp(): void {
+    this.head = 0;
+    this.count = 0;
+    this.windowWidest = 0;
+    this.previousWindowWidest = 0;
+    this.widestSinceMs = -Infinity;
+    this.windowMin = Infinity;
+    this.previousWindowMin = Infinity;
+    this.windowStartMs = -Infinity;
+    this.backlogMs = 0;
+    this.standingMs = 0;
   }
 
   /** Every frame written has been read (or the socket cannot tell). */

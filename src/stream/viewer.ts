@@ -245,7 +245,13 @@ export class Viewer {
   /** Whether a drain is over: its reader read everything, or the drain's time is up. Reads the socket. */
   private drained(nowMs: number): boolean {
     const link = this.link as LinkMonitor;
-    if (link.update(nowMs, this.bytesSent) && !link.caughtUp && nowMs < this.drainUntilMs) return false;
+    const read = link.update(nowMs, this.bytesSent);
+    if (read && link.caughtUp) {
+      this.draining = false;
+      return true;
+    }
+    if (read && nowMs < this.drainUntilMs) return false;
+    link.assumeCaughtUp();
     this.draining = false;
     return true;
   }
@@ -385,10 +391,13 @@ export class Viewer {
       return;
     }
     // A backlog deeper than a reader that reads in bursts ever holds is drained and judged at once;
-    // otherwise what it never catches up on is judged (see LinkMonitor.standingMs).
+    // otherwise what it never catches up on (see LinkMonitor.standingMs), or how long the kernel
+    // took to accept this write: a full send queue is the viewer's link too (a shaped link keeps
+    // its backlog in the network, where it is in flight, not unread).
     const deep = this.link.backlogMs > this.drainAboveMs;
     if (deep) this.startDrain(now, this.link);
-    const observed = this.controller?.observe(now, this.lastLatencyMs, deep ? this.link.backlogMs : this.link.standingMs);
+    const viewerMs = deep ? this.link.backlogMs : Math.max(this.link.standingMs, now - this.writeStartedMs);
+    const observed = this.controller?.observe(now, this.lastLatencyMs, viewerMs);
     if (observed === 'server-late') this.counters.serverLate++;
     if (observed === 'changed') this.onAdapt?.(this);
   }

@@ -162,13 +162,18 @@ describe('over a real slow link (tc-shaped veth into a network namespace)', { sk
       const fastP99 = Math.max(...fastResults.map((result) => result.window.latencyMs.p99));
       const fastLoss = Math.max(...fastResults.map((result) => lossOf(viewer(camera, result.agent))));
 
+      // Every slow viewer's figures first: when one fails, the other's explain why (they share the link).
       for (const result of results) {
         const stats = viewer(camera, result.agent);
         const series = slow.find((each) => each.ticks[0]?.agent === result.agent)?.ticks.map((tick) => `${tick.fps}/${tick.maxLatencyMs}`).join(' ');
         t.diagnostic(
           `${result.agent}: ${result.window.frames} frames (${result.window.fps} fps), latency p50 ${result.window.latencyMs.p50} p99 ${result.window.latencyMs.p99} max ${result.window.latencyMs.max} ms, ` +
-            `last sizes ${result.lastSizes.join(' ')}, frames/max latency ms per s ${series}; server: level ${stats.level}, profile ${stats.profile}, maxFps ${stats.maxFps}, fps ${stats.fps}, drops ${JSON.stringify(stats.drops)}`,
+            `last sizes ${result.lastSizes.join(' ')}, frames/max latency ms per s ${series}; server: level ${stats.level}, profile ${stats.profile}, maxFps ${stats.maxFps}, fps ${stats.fps}, drops ${JSON.stringify(stats.drops)}, link ${JSON.stringify(stats.link)}`,
         );
+      }
+      for (const result of results) {
+        const stats = viewer(camera, result.agent);
+        const series = slow.find((each) => each.ticks[0]?.agent === result.agent)?.ticks.map((tick) => `${tick.fps}/${tick.maxLatencyMs}`).join(' ');
         assert.equal(result.error, undefined, `${result.agent}: ${result.error}`);
         // Fresh: its frames wait little longer than the fast viewers' of the same run
         // (both include the server's own delays; a slow viewer not stepped down

@@ -2,18 +2,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AdaptiveController, type AdaptiveOptions, type RungCost } from '../../src/stream/adaptive-controller.js';
 import type { LinkSample } from '../../src/stream/kernel-queue.js';
-import { LinkMonitor } from '../../src/stream/link-monitor.js';
+import { LinkMonitor, UNREAD_NOISE_BYTES } from '../../src/stream/link-monitor.js';
 import { SOURCE_PROFILE, type AdaptationLevel } from '../../src/stream/profile.js';
 
 // LinkMonitor and the controller's linked path, fed hand-made TCP readings and times: no sockets, no clock.
 
 const FRAME = 100_000;
 const WINDOW = 4_000_000;
+/** The window a reader holding `unread` bytes advertises: below the widest by that and the noise a socket ignores. */
+const holding = (unread: number): number => (unread > 0 ? WINDOW - UNREAD_NOISE_BYTES - unread : WINDOW);
 
 /** A socket whose TCP_INFO the test writes: `state` is what the next read returns. */
 function fakeSocket(): { state: LinkSample; readable: boolean; read: (out: LinkSample) => boolean } {
   const fake = {
-    state: { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: WINDOW, minRttUs: 0 },
+    // mss 0: every byte of the window counts (a real socket ignores 4 segments of it).
+    state: { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: WINDOW, minRttUs: 0, mss: 0, bytesRetransmitted: 0 },
     readable: true,
     read: (out: LinkSample): boolean => {
       if (!fake.readable) return false;
@@ -43,13 +46,13 @@ test('a receive buffer filling while every write completes: the oldest unread fr
   monitor.update(0, 0); // the widest window seen: the empty buffer's
   // Five frames acknowledged by the peer's kernel (writes completed at once), none read by its application.
   for (let i = 1; i <= 5; i++) monitor.wrote(i * FRAME, i * 100);
-  socket.state = { ...socket.state, bytesTaken: 5 * FRAME, bytesAcked: 5 * FRAME, receiveWindow: WINDOW - 5 * FRAME };
+  socket.state = { ...socket.state, bytesTaken: 5 * FRAME, bytesAcked: 5 * FRAME, receiveWindow: holding(5 * FRAME) };
   monitor.update(520, 5 * FRAME);
   assert.equal(monitor.pendingBytes, 5 * FRAME, 'what the window lost is unread');
   assert.equal(monitor.backlogMs, 420, 'frame 1, captured at 100, unread at 520');
   assert.equal(monitor.caughtUp, false);
   // Its application reads two and a half frames: frame 3 is the oldest not finished.
-  socket.state.receiveWindow = WINDOW - 2.5 * FRAME;
+  socket.state.receiveWindow = holding(2.5 * FRAME);
   monitor.update(600, 5 * FRAME);
   assert.equal(monitor.backlogMs, 300);
   // It reads everything.
@@ -81,7 +84,7 @@ test('capacity is what the reader read while it never ran out of bytes to read o
     written += 300_000;
     read = t === 0 ? written - 400_000 : read + 200_000;
     monitor.wrote(written, t);
-    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: WINDOW - (written - read) };
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(written - read) };
     monitor.update(t, written);
   }
   assert.ok(Math.abs(monitor.capacity - 2_000_000) < 1, `capacity ${monitor.capacity}`);
@@ -97,7 +100,7 @@ test('a reader that reads everything we send has no measured rate: what it read 
     monitor.wrote(written, t);
     // In bursts: every other reading it has not read the last frame yet.
     const unread = t % 200 === 0 ? 0 : 30_000;
-    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: WINDOW - unread };
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(unread) };
     monitor.update(t + 5, written);
   }
   assert.equal(monitor.capacity, 0);
@@ -125,7 +128,7 @@ test('the standing backlog is the least over the last 0.3–0.6 s: a reader that
     monitor.wrote(written, t);
     const read = t % 250 === 0;
     const unread = read ? 0 : written - Math.floor(t / 250) * 5 * FRAME;
-    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: WINDOW - unread };
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(unread) };
     monitor.update(t + 1, written);
     if (t > 600) assert.equal(monitor.standingMs, 0, `t=${t}: backlog ${monitor.backlogMs}`);
   }
@@ -135,7 +138,7 @@ test('the standing backlog is the least over the last 0.3–0.6 s: a reader that
     written += FRAME;
     monitor.wrote(written, t);
     unread += t % 100 === 0 ? 0 : FRAME;
-    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: WINDOW - unread };
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(unread) };
     monitor.update(t + 1, written);
   }
   assert.ok(monitor.backlogMs > 400, `backlog ${monitor.backlogMs} ms`);
@@ -191,10 +194,10 @@ test('with a measured rate, trouble steps straight down to the best rung that fi
   assert.equal(c.currentLevel.profile, 'third-q60');
   assert.equal(c.level, 3);
   // A rung above the fresh measure is not probed, however long the viewer is healthy...
-  for (let t = 1200; t < 9000; t += 100) assert.equal(c.observe(t, 3, 10), 'steady', `t=${t}`);
-  // ...until the measure is stale (10 s): the link may have changed.
+  for (let t = 1200; t < 4000; t += 100) assert.equal(c.observe(t, 3, 10), 'steady', `t=${t}`);
+  // ...until the measure is stale (4 s): the link may have changed.
   let stepped = false;
-  for (let t = 9000; t < 12_000 && !stepped; t += 100) stepped = c.observe(t, 3, 10) === 'changed';
+  for (let t = 4000; t < 6000 && !stepped; t += 100) stepped = c.observe(t, 3, 10) === 'changed';
   assert.equal(stepped, true);
   assert.equal(c.level, 2);
 });
@@ -223,4 +226,34 @@ test('when every viewer of the camera is late at once, nobody is stepped down: t
   everyone = false;
   assert.equal(c.observe(400, 3, 400), 'changed');
   assert.equal(c.level, 1);
+});
+
+test('a window a few segments below its widest is noise, not unread bytes', () => {
+  const socket = fakeSocket();
+  socket.state.mss = 1448;
+  const monitor = new LinkMonitor(socket.read);
+  monitor.update(0, 0);
+  monitor.wrote(4000, 10);
+  // Everything acknowledged and read, yet the empty buffer advertises four segments less.
+  socket.state = { ...socket.state, bytesTaken: 4000, bytesAcked: 4000, receiveWindow: WINDOW - 4 * 1448 };
+  monitor.update(500, 4000);
+  assert.equal(monitor.pendingBytes, 0);
+  assert.equal(monitor.backlogMs, 0);
+  // Beyond the noise (64 KiB here, more than 4 segments), the rest counts.
+  socket.state.receiveWindow = WINDOW - UNREAD_NOISE_BYTES - 3000;
+  monitor.update(600, 4000);
+  assert.equal(monitor.pendingBytes, 3000);
+});
+
+test('trouble on a rung that fits the fresh measured rate is a stall, not a reason to step down', () => {
+  const c = new AdaptiveController(LADDER, OPTIONS, COST);
+  c.link = { capacity: 2_000_000, capacityAtMs: 0 };
+  c.observe(100, 3, 400);
+  assert.equal(c.level, 3, 'third-size frames at 15 fps fit 2 MB/s');
+  // A retransmission timeout: 300 ms of unread frames, on a rung that fits.
+  assert.equal(c.observe(2000, 3, 300), 'steady');
+  assert.equal(c.level, 3);
+  // Once the measure is stale, trouble steps down again.
+  assert.equal(c.observe(5000, 3, 300), 'changed');
+  assert.equal(c.level, 4);
 });

@@ -3,6 +3,7 @@ import { test, type TestContext } from 'node:test';
 import { CameraCounters } from '../../src/stream/camera-counters.js';
 import { Viewer, type ViewerCloseReason, type ViewerOptions } from '../../src/stream/viewer.js';
 import type { LinkSample } from '../../src/stream/kernel-queue.js';
+import { UNREAD_NOISE_BYTES } from '../../src/stream/link-monitor.js';
 import { FakeSink, Frames, useFakeClock, type FakeClock } from './fakes.js';
 
 interface Rig {
@@ -221,7 +222,8 @@ test('a failed write sends nothing more: the waiting frame is released at once, 
 
 /** A FakeSink whose socket state (TCP_INFO) the test sets. */
 class LinkedSink extends FakeSink {
-  state: LinkSample = { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: 1_000_000, minRttUs: 50 };
+  // mss 0: the test's frames are a few hundred bytes, and every byte of the window counts.
+  state: LinkSample = { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: 1_000_000, minRttUs: 50, mss: 0, bytesRetransmitted: 0 };
   readLink(out: LinkSample): boolean {
     Object.assign(out, this.state);
     return true;
@@ -238,7 +240,7 @@ test('a linked viewer whose reader holds unread frames sends nothing until it re
   viewer.offer(first);
   const bytes = first.part.length;
   // The write completes at once (the peer's kernel took it), but its reader does not read it.
-  sink.state = { ...sink.state, bytesTaken: bytes, bytesAcked: bytes, receiveWindow: 1_000_000 - bytes };
+  sink.state = { ...sink.state, bytesTaken: bytes, bytesAcked: bytes, receiveWindow: 1_000_000 - UNREAD_NOISE_BYTES - bytes };
   sink.complete();
   assert.equal(viewer.linked, true);
   assert.equal(viewer.stats().link?.draining, false, 'written just now: no backlog yet');
@@ -246,7 +248,7 @@ test('a linked viewer whose reader holds unread frames sends nothing until it re
   clock.advance(300);
   const next = frames.make(clock.now);
   viewer.offer(next);
-  sink.state = { ...sink.state, bytesTaken: 2 * bytes, bytesAcked: 2 * bytes, receiveWindow: 1_000_000 - 2 * bytes };
+  sink.state = { ...sink.state, bytesTaken: 2 * bytes, bytesAcked: 2 * bytes, receiveWindow: 1_000_000 - UNREAD_NOISE_BYTES - 2 * bytes };
   sink.complete();
   assert.deepEqual(viewer.stats().link, { backlogMs: 300, pendingBytes: 2 * bytes, capacity: 0, draining: true });
   const second = frames.make(clock.now);
@@ -277,11 +279,11 @@ test('a drain the socket never ends is over after its time: a reader that reads 
   const first = frames.make(clock.now);
   const bytes = first.part.length;
   viewer.offer(first);
-  sink.state = { ...sink.state, bytesTaken: bytes, bytesAcked: bytes, receiveWindow: 1_000_000 - bytes };
+  sink.state = { ...sink.state, bytesTaken: bytes, bytesAcked: bytes, receiveWindow: 1_000_000 - UNREAD_NOISE_BYTES - bytes };
   sink.complete();
   clock.advance(300);
   viewer.offer(frames.make(clock.now));
-  sink.state = { ...sink.state, bytesTaken: 2 * bytes, bytesAcked: 2 * bytes, receiveWindow: 1_000_000 - 2 * bytes };
+  sink.state = { ...sink.state, bytesTaken: 2 * bytes, bytesAcked: 2 * bytes, receiveWindow: 1_000_000 - UNREAD_NOISE_BYTES - 2 * bytes };
   sink.complete();
   assert.equal(viewer.stats().link?.draining, true);
   // No measured rate: the drain lasts at most half of its one-second ceiling.
@@ -291,6 +293,8 @@ test('a drain the socket never ends is over after its time: a reader that reads 
   clock.advance(200);
   viewer.offer(frames.make(clock.now));
   assert.equal(sink.sends.length, 3, 'the drain ended by time');
+  // What the socket said is stale (nothing was sent for the reader to acknowledge): measured afresh.
+  assert.equal(viewer.stats().link?.backlogMs, 0);
   sink.emit('close');
   assert.deepEqual(closes, ['client']);
 });
