@@ -10,8 +10,10 @@ let sharpModule: Promise<Sharp> | undefined;
  *
  * glibc's malloc settings (native-memory.ts) are made first, before libvips' threads
  * allocate anything, and only in a process that re-encodes: one that never does keeps
- * glibc's defaults. Measured (2 of 10 viewers of a 1080p60 camera on `full-q60`, plain
- * `node`): RSS peak 132-138 MB without them, 101-108 MB with them.
+ * glibc's defaults. Measured (2 of 10 viewers of a 1080p60 camera re-encoded at full
+ * size, plain `node`): RSS peak 146 MB without them, 98-101 MB with them. After 2 s
+ * without an encode (the last slow viewer left or recovered) the free memory goes back
+ * to the kernel: RSS back to ~82 MB, the figure with no slow viewer, from 99-108.
  */
 export function loadSharp(): Promise<Sharp> {
   sharpModule ??= (async () => {

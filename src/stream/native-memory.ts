@@ -3,18 +3,19 @@
  * in code so that camstream's memory does not depend on how node was started
  * (issue 14: 372 MB of RSS as plain `node`, 133 MB under `MALLOC_ARENA_MAX=2`).
  *
- * Where the memory went, measured with 2 of 10 viewers of a 1080p60 camera on
- * `full-q60`: glibc gives each thread that allocates its own arena (13 of them: V8's
- * and libuv's threads, libvips' workers), and its dynamic mmap threshold rises to
- * the largest buffer freed (up to 32 MiB), so each encode's multi-megabyte buffers
- * come from, and stay in, the arena of whichever thread ran it: 5-16 MB per arena,
- * mostly free (42 MB held, 13.5 MB in use). So, before sharp's threads first allocate:
+ * Where the memory went (1080p60, 2 of 10 viewers re-encoded at full size): glibc
+ * gives each thread that allocates its own arena (12-15 of them: V8's and libuv's
+ * threads, libvips' workers), and its dynamic mmap threshold rises to the largest
+ * buffer freed (up to 32 MiB), so an encode's large buffers come from, and stay in,
+ * the arena of whichever thread ran it: up to 16 MB per arena, mostly free
+ * (malloc_stats once: 78 MB held, 31 MB in use). So, before sharp's threads first allocate:
  * - M_MMAP_THRESHOLD 128 KiB, glibc's own starting value, fixed: setting it turns the
  *   dynamic threshold off, so buffers above it are mapped and unmapped, not kept.
  * - M_TRIM_THRESHOLD 128 KiB, glibc's default, again: the dynamic threshold may already
  *   have raised it (to twice the threshold) before sharp loads.
- * - M_ARENA_MAX 2: no further arenas. It cannot merge the ones that exist (about six
- *   by the time any JavaScript runs), which is why it is not enough alone.
+ * - M_ARENA_MAX 2: no further arenas. It cannot merge the ones that exist (six by the
+ *   time any JavaScript runs), which libvips' threads then share; without it they
+ *   make their own again (RSS peak 109 and 138 MB instead of 98-101).
  * A setting the environment already makes (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_,
  * MALLOC_TRIM_THRESHOLD_, GLIBC_TUNABLES) is left as the operator chose it.
  *
@@ -44,8 +45,8 @@ export interface NativeMemory {
   /** The settings left to the environment, with the variable that makes each. */
   readonly skipped: readonly { readonly name: MallocParameter; readonly because: string }[];
   /**
-   * malloc_trim(0): hands every arena's free pages back to the kernel (1.5-4 ms after a
-   * run of 1080p encodes, 13-25 MB). True when some memory was released.
+   * malloc_trim(0): hands every arena's free pages back to the kernel (13-25 MB after a
+   * run of 1080p encodes; it takes 1.5-5 ms). True when some memory was released.
    */
   trim(): boolean;
 }
