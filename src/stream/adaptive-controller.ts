@@ -202,17 +202,21 @@ export class AdaptiveController {
 
   /** Whether `level` is known to fit the viewer's fresh measured rate (false while unknown or stale). */
   private fitsMeasured(level: AdaptationLevel, nowMs: number): boolean {
-    const link = this.link;
-    if (link === undefined || link.capacity <= 0 || nowMs - link.capacityAtMs > CAPACITY_FRESH_MS) return false;
-    const cost = this.cost(level);
-    return cost !== undefined && cost <= link.capacity * FIT_SHARE;
+    const share = this.shareOfRate(level, nowMs);
+    return share !== undefined && share <= FIT_SHARE;
   }
 
   /** Whether `level` fits the viewer's measured rate; true while either is unknown or the measure is stale. */
   private fits(level: AdaptationLevel, nowMs: number, share: number): boolean {
+    const needs = this.shareOfRate(level, nowMs);
+    return needs === undefined || needs <= share;
+  }
+
+  /** The share of the viewer's fresh measured rate that `level` needs; undefined while either is unknown or the measure is stale. */
+  private shareOfRate(level: AdaptationLevel, nowMs: number): number | undefined {
     const link = this.link;
-    if (link === undefined || link.capacity <= 0 || nowMs - link.capacityAtMs > CAPACITY_FRESH_MS) return true;
+    if (link === undefined || link.capacity <= 0 || nowMs - link.capacityAtMs > CAPACITY_FRESH_MS) return undefined;
     const cost = this.cost(level);
-    return cost === undefined || cost <= link.capacity * share;
+    return cost === undefined ? undefined : cost / link.capacity;
   }
 }

@@ -13,7 +13,8 @@ const CAPACITY_MAX_AGE_MS = 4000;
  * The standing backlog is the least backlog seen over the last one to two of these
  * windows. A reader that reads in bursts (a busy tab, every 250 ms) has a backlog
  * that swings from 0 to its read period; one that cannot keep up never gets back to
- * 0. A window longer than the read period of a tab that reads four times a second. As CoDel judges a queue by its minimum delay over an interval, not its peaks.
+ * 0. A window longer than the read period of a tab that reads four times a second.
+ * As CoDel judges a queue by its minimum delay over an interval, not its peaks.
  */
 const STANDING_WINDOW_MS = 300;
 /**
@@ -28,10 +29,53 @@ const WIDEST_WINDOW_MS = 1000;
 export const UNREAD_NOISE_BYTES = 64 * 1024;
 
 /**
+ * The least (or most) of a series over the last one to two windows: the current
+ * window's and the one before. A gap of two windows or more forgets the old one, which
+ * says nothing of now. Two numbers, no allocation per value.
+ */
+class WindowedExtreme {
+  private current: number;
+  private previous: number;
+  private sinceMs = -Infinity;
+
+  constructor(
+    private readonly windowMs: number,
+    /** Keeps the least (min) or the most (max). */
+    private readonly keep: 'min' | 'max',
+  ) {
+    this.current = this.previous = this.empty;
+  }
+
+  /** Adds `value` seen at `nowMs`; returns the extreme over the last one to two windows. */
+  add(nowMs: number, value: number): number {
+    if (nowMs - this.sinceMs >= this.windowMs) {
+      this.previous = nowMs - this.sinceMs < 2 * this.windowMs ? this.current : this.empty;
+      this.current = this.empty;
+      this.sinceMs = nowMs;
+    }
+    this.current = this.pick(this.current, value);
+    return this.pick(this.current, this.previous);
+  }
+
+  /** Forgets every value. */
+  reset(): void {
+    this.current = this.previous = this.empty;
+    this.sinceMs = -Infinity;
+  }
+
+  private get empty(): number {
+    return this.keep === 'min' ? Infinity : 0;
+  }
+
+  private pick(a: number, b: number): number {
+    return this.keep === 'min' ? Math.min(a, b) : Math.max(a, b);
+  }
+}
+
+/**
  * What one viewer's connection says about the viewer, from its socket's TCP state
- * (see KernelQueue.readLink): how late the oldest frame its *application* has not
- * yet read is, and how fast it reads while it is the bottleneck (while the kernel
- * holds bytes it cannot send).
+ * (see KernelQueue.readLink): how long ago the oldest frame its *application* has
+ * not yet read was written, and how fast it reads while it is the bottleneck.
  *
  * Why: a write completes when the kernel took the bytes, and a reader's receive
  * buffer (auto-tuned to megabytes) can hold seconds of video while every write still
@@ -49,7 +93,7 @@ export const UNREAD_NOISE_BYTES = 64 * 1024;
 export class LinkMonitor {
   /** How long ago the oldest frame its application has not finished reading was written, beyond the round trip, ms; 0 when it read everything. */
   backlogMs = 0;
-  /** The least backlogMs over the last 0.5–1 s: what the reader never catches up on. */
+  /** The least backlogMs over the last 0.3–0.6 s: what the reader never catches up on. */
   standingMs = 0;
   /** Bytes written and not yet read by its application: unsent, in flight, or in its receive buffer. */
   pendingBytes = 0;
@@ -63,19 +107,15 @@ export class LinkMonitor {
   private readonly writtenAt = new Float64Array(REMEMBERED_FRAMES);
   private head = 0;
   private count = 0;
-  private widestWindow = 0;
-  private windowWidest = 0;
-  private previousWindowWidest = 0;
-  private widestSinceMs = -Infinity;
+  /** The widest receive window lately: the room of its buffer with nothing unread. */
+  private readonly widest = new WindowedExtreme(WIDEST_WINDOW_MS, 'max');
+  /** The least backlog lately (standingMs). */
+  private readonly leastBacklog = new WindowedExtreme(STANDING_WINDOW_MS, 'min');
   /** Where the capacity window began: when, the viewer's write position then, and what its reader had read. */
   private rateSinceMs = -Infinity;
   private ratePosition = 0;
   private rateConsumed = 0;
   private rateRetransmitted = 0;
-  /** The least backlog in the current standing window and in the one before, and when the current one began. */
-  private windowMin = Infinity;
-  private previousWindowMin = Infinity;
-  private windowStartMs = -Infinity;
 
   /** Bytes the kernel had taken from the connection at the last read. */
   taken = 0;
@@ -115,13 +155,7 @@ export class LinkMonitor {
     if (!this.read(sample)) return false;
     this.taken = sample.bytesTaken;
     const position = this.sharedConnection ? sample.bytesTaken : viewerBytes;
-    if (nowMs - this.widestSinceMs >= WIDEST_WINDOW_MS) {
-      this.previousWindowWidest = nowMs - this.widestSinceMs < 2 * WIDEST_WINDOW_MS ? this.windowWidest : 0;
-      this.windowWidest = 0;
-      this.widestSinceMs = nowMs;
-    }
-    if (sample.receiveWindow > this.windowWidest) this.windowWidest = sample.receiveWindow;
-    this.widestWindow = Math.max(this.windowWidest, this.previousWindowWidest);
+    const widestWindow = this.widest.add(nowMs, sample.receiveWindow);
     // The window of an empty buffer wanders: a receiver reopens it in steps of segments
     // (silly-window avoidance), rounds it to its scale, and Linux 6 rescales it to recent
     // packet sizes (seen on a shaped veth: 4 to 6 segments below the widest with everything
@@ -129,7 +163,7 @@ export class LinkMonitor {
     // backlogs that matter are a busy tab's megabytes, and a link's own backlog shows
     // as bytes not yet acknowledged.
     const noise = Math.max(4 * sample.mss, UNREAD_NOISE_BYTES);
-    const unread = Math.max(0, this.widestWindow - sample.receiveWindow - noise);
+    const unread = Math.max(0, widestWindow - sample.receiveWindow - noise);
     this.pendingBytes = Math.max(0, sample.bytesTaken - sample.bytesAcked) + unread;
     const consumed = position - this.pendingBytes;
     while (this.count > 0 && (this.ends[this.head] as number) <= consumed) {
@@ -138,14 +172,7 @@ export class LinkMonitor {
     }
     // Beyond the path's round trip: a frame in flight to a distant viewer that reads at once is not a backlog.
     this.backlogMs = this.count > 0 ? Math.max(0, nowMs - (this.writtenAt[this.head] as number) - sample.minRttUs / 1000) : 0;
-    if (nowMs - this.windowStartMs >= STANDING_WINDOW_MS) {
-      // A gap of more than a window (nothing read): the old minima say nothing of now.
-      this.previousWindowMin = nowMs - this.windowStartMs < 2 * STANDING_WINDOW_MS ? this.windowMin : Infinity;
-      this.windowMin = Infinity;
-      this.windowStartMs = nowMs;
-    }
-    if (this.backlogMs < this.windowMin) this.windowMin = this.backlogMs;
-    this.standingMs = Math.min(this.windowMin, this.previousWindowMin);
+    this.standingMs = this.leastBacklog.add(nowMs, this.backlogMs);
     if (nowMs - this.rateSinceMs >= CAPACITY_WINDOW_MS) {
       // Still not done, at the window's end, with bytes written before it began: the
       // reader never ran out of bytes to read in it (however it read, in bursts or not),
@@ -180,12 +207,8 @@ export class LinkMonitor {
   assumeCaughtUp(): void {
     this.head = 0;
     this.count = 0;
-    this.windowWidest = 0;
-    this.previousWindowWidest = 0;
-    this.widestSinceMs = -Infinity;
-    this.windowMin = Infinity;
-    this.previousWindowMin = Infinity;
-    this.windowStartMs = -Infinity;
+    this.widest.reset();
+    this.leastBacklog.reset();
     this.backlogMs = 0;
     this.standingMs = 0;
   }

@@ -246,12 +246,9 @@ export class Viewer {
   private drained(nowMs: number): boolean {
     const link = this.link as LinkMonitor;
     const read = link.update(nowMs, this.bytesSent);
-    if (read && link.caughtUp) {
-      this.draining = false;
-      return true;
-    }
-    if (read && nowMs < this.drainUntilMs) return false;
-    link.assumeCaughtUp();
+    if (read && !link.caughtUp && nowMs < this.drainUntilMs) return false;
+    // Over by time, or unreadable: what the socket said is stale, measure afresh.
+    if (!read || !link.caughtUp) link.assumeCaughtUp();
     this.draining = false;
     return true;
   }
@@ -303,20 +300,19 @@ export class Viewer {
       drops: this.drops.toJSON(),
       queued: this.queue.length,
       bytesInFlight: this.writingBytes,
-      link: this.linked
-        ? {
-            backlogMs: Math.round((this.link as LinkMonitor).backlogMs),
-            pendingBytes: (this.link as LinkMonitor).pendingBytes,
-            capacity: Math.round((this.link as LinkMonitor).capacity),
-            draining: this.draining,
-          }
-        : null,
+      link: this.linkStats(),
       lastLatencyMs: Math.round(this.lastLatencyMs * 100) / 100,
       lastPartAgeMs: this.lastWrittenMs < 0 ? null : Math.round(nowMs - this.lastWrittenMs),
       level,
       maxFps: this.frameRateCap ?? null,
       profile: this.profile,
     };
+  }
+
+  private linkStats(): ViewerStats['link'] {
+    const link = this.linked ? this.link : undefined;
+    if (link === undefined) return null;
+    return { backlogMs: Math.round(link.backlogMs), pendingBytes: link.pendingBytes, capacity: Math.round(link.capacity), draining: this.draining };
   }
 
   private write(frame: Frame): void {
