@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { CamstreamError, type Frame, type FrameFactory } from '../frame/index.js';
 import { FrameChannel } from './frame-channel.js';
-import { ProfileEncoder } from './profile-encoder.js';
+import { ProfileEncoder, type EncodeCost } from './profile-encoder.js';
 import { estimateFrameBytes, SOURCE_PROFILE, type Profile } from './profile.js';
 import type { Viewer } from './viewer.js';
 
@@ -50,6 +50,8 @@ export class ProfileChannels {
   readonly main = new FrameChannel();
   private readonly encoded = new Map<string, Encoded>();
   private readonly profiles = new Map<string, Profile>();
+  /** What each profile's encoder cost when it last closed: a viewer back on the profile is budgeted from it at once. */
+  private readonly lastCost = new Map<string, EncodeCost>();
   /** Encode time per whole second: the current second's, and the last one's. */
   private second = 0;
   private secondMs = 0;
@@ -94,7 +96,7 @@ export class ProfileChannels {
     const share = this.budgetMsPerSecond / this.encoded.size;
     for (const { encoder } of this.encoded.values()) {
       // ms per second over ms per frame: frames per second.
-      if (encoder.averageMs > 0) encoder.budgetGate.setLimit(share / encoder.averageMs);
+      if (encoder.costKnown) encoder.budgetGate.setLimit(share / encoder.averageMs);
     }
   }
 
@@ -169,13 +171,13 @@ export class ProfileChannels {
   }
 
   /**
-   * A frame's size on profile `key`, bytes: what its encoder produced lately, or,
-   * before it ran, an estimate from the source's `sourceBytes` (undefined for a
+   * A frame's size on profile `key`, bytes: what its encoder produced lately (or when
+   * it last ran), or, before it ever ran, an estimate from the source's `sourceBytes` (undefined for a
    * fixed width, whose share of the source is not known before the first frame).
    */
   frameBytesOf(key: string, sourceBytes: number): number | undefined {
-    const encoder = this.encoded.get(key)?.encoder;
-    if (encoder !== undefined && encoder.averageBytes > 0) return encoder.averageBytes;
+    const measured = this.encoded.get(key)?.encoder ?? this.lastCost.get(key);
+    if (measured !== undefined && measured.averageBytes > 0) return measured.averageBytes;
     const profile = this.profiles.get(key);
     return profile === undefined ? undefined : estimateFrameBytes(profile, sourceBytes);
   }
@@ -212,6 +214,7 @@ export class ProfileChannels {
         for (const viewer of channel.viewers) viewer.countEncoderBusy();
       },
       this.accountEncode,
+      this.lastCost.get(key),
     );
     const encoded = { channel, encoder };
     this.encoded.set(key, encoded);
@@ -225,6 +228,8 @@ export class ProfileChannels {
     const encoded = this.encoded.get(key);
     if (encoded === undefined) return;
     this.overBudgetClosed += encoded.encoder.overBudget;
+    const { averageMs, averageBytes } = encoded.encoder;
+    if (encoded.encoder.costKnown) this.lastCost.set(key, { averageMs, averageBytes });
     encoded.encoder.close();
     encoded.channel.clear();
     this.encoded.delete(key);

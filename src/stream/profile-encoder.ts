@@ -3,6 +3,12 @@ import { FpsGate } from './fps-gate.js';
 import { loadSharp } from './load-sharp.js';
 import type { Profile } from './profile.js';
 
+/** What re-encoding to a profile costs: time per frame and bytes per frame, averaged lately. */
+export interface EncodeCost {
+  readonly averageMs: number;
+  readonly averageBytes: number;
+}
+
 /**
  * Re-encodes a camera's frames to one profile, for the channel whose viewers need
  * it. Encoding runs in libvips' threads (off the event loop), at most one frame at a
@@ -21,8 +27,15 @@ export class ProfileEncoder {
   readonly budgetGate = new FpsGate();
   /** Frames its viewers would have taken that the budget did not pay for. */
   overBudget = 0;
-  /** Average time one encode took lately, ms (0 before the first). */
+  /**
+   * Average time one encode took lately, ms (0 before the first). The first encode of
+   * a profile runs cold (libvips' code paths and caches for this size), measured 10×
+   * the next ones on a busy machine: the second replaces it, or a channel reopened for
+   * the same profile starts from the figure its last encoder ended with.
+   */
   averageMs = 0;
+  /** Encodes measured since this encoder started (or 2 when seeded: its figures are warm). */
+  private measured = 0;
   encoded = 0;
   busy = 0;
   failed = 0;
@@ -44,7 +57,20 @@ export class ProfileEncoder {
     private readonly onBusy: () => void = () => {},
     /** Told after every encode with the time it took, ms (the camera's budget accounting). */
     private readonly onEncoded: (ms: number) => void = () => {},
-  ) {}
+    /** What the last encoder of this profile measured, if one ran: its cost is known from the start. */
+    seed?: EncodeCost,
+  ) {
+    if (seed !== undefined && seed.averageMs > 0) {
+      this.averageMs = seed.averageMs;
+      this.averageBytes = seed.averageBytes;
+      this.measured = 2;
+    }
+  }
+
+  /** Whether averageMs says what an encode costs (a warm one was measured, or it was seeded): the budget gate may use it. */
+  get costKnown(): boolean {
+    return this.measured >= 2;
+  }
 
   /** A source frame (not retained by the caller for us: we retain what we keep). */
   offer(frame: Frame): void {
@@ -73,21 +99,22 @@ export class ProfileEncoder {
 
   private async encode(frame: Frame): Promise<void> {
     this.encoding = true;
-    const started = performance.now();
     try {
+      // Loading sharp (once per process) and reading the source's width (once per encoder) are not an encode's cost.
       const sharp = await loadSharp();
-      const pipeline = sharp(frame.jpeg, { failOn: 'none' });
-      if (this.profile.width !== undefined) {
-        pipeline.resize({ width: this.profile.width, withoutEnlargement: true });
-      } else if (this.profile.scale !== 1) {
+      if (this.profile.width === undefined && this.profile.scale !== 1) {
         this.width ??= Math.max(16, Math.round(((await sharp(frame.jpeg).metadata()).width ?? 640) * this.profile.scale));
-        pipeline.resize({ width: this.width });
       }
+      const started = performance.now();
+      const pipeline = sharp(frame.jpeg, { failOn: 'none' });
+      if (this.profile.width !== undefined) pipeline.resize({ width: this.profile.width, withoutEnlargement: true });
+      else if (this.width !== undefined) pipeline.resize({ width: this.width });
       // No Huffman table optimisation: a second pass over the coefficients for a few % fewer bytes.
       const jpeg = await pipeline.jpeg({ quality: this.profile.quality, optimiseCoding: false }).toBuffer();
       const tookMs = performance.now() - started;
       this.encodeMs += tookMs;
-      this.averageMs = this.averageMs === 0 ? tookMs : this.averageMs + (tookMs - this.averageMs) * 0.1;
+      this.measured++;
+      this.averageMs = this.measured <= 2 ? tookMs : this.averageMs + (tookMs - this.averageMs) * 0.1;
       this.onEncoded(tookMs);
       if (!this.closed) {
         this.encoded++;

@@ -31,7 +31,7 @@ before(async () => {
   jpeg = await encodeJpeg({ width: 320, height: 240, seed: 14 });
 });
 
-function setup(budgetMs: number): { pool: BufferPool; channels: ProfileChannels; sink: SelfCompletingSink; offer: (monoMs: number) => number } {
+function setup(budgetMs: number): { pool: BufferPool; channels: ProfileChannels; sink: SelfCompletingSink; viewer: Viewer; offer: (monoMs: number) => number } {
   const pool = new BufferPool();
   const frames = new FrameFactory(pool);
   const channels = new ProfileChannels(frames, DEFAULT_PROFILES, silent, budgetMs);
@@ -45,7 +45,7 @@ function setup(budgetMs: number): { pool: BufferPool; channels: ProfileChannels;
     frame.release();
     return frame.sequence;
   };
-  return { pool, channels, sink, offer };
+  return { pool, channels, sink, viewer, offer };
 }
 
 type ProfileStats = ReturnType<ProfileChannels['stats']>[string];
@@ -77,21 +77,24 @@ test('over a tiny budget (1 ms per second) the encoder lowers its frame rate bel
   const { pool, channels, sink, offer } = setup(1);
   assert.equal(profileStats(channels).maxFps, VIEWER_FPS, 'before any encode, only the viewer\'s cap');
 
-  // The first frame is encoded: nothing is known about the cost yet.
-  const first = offer(1000);
-  await sink.received(first);
+  // The first frame is encoded, and it ran cold: it says nothing of what an encode costs.
+  await sink.received(offer(1000));
   const afterFirst = profileStats(channels);
   assert.equal(afterFirst.encoded, 1);
   assert.equal(afterFirst.failed, 0);
-  // One ms of CPU per second pays for 1 / (ms per encode) frames per second: any real
-  // encode (over 1/30 ms) makes that fewer than the viewer's 30.
-  assert.ok(afterFirst.maxFps !== null && afterFirst.maxFps < VIEWER_FPS, `the budget caps the encoder below ${VIEWER_FPS} fps: ${JSON.stringify(afterFirst)}`);
+  assert.equal(afterFirst.maxFps, VIEWER_FPS, `one cold encode does not cap the encoder: ${JSON.stringify(afterFirst)}`);
+  // The second does. One ms of CPU per second pays for 1 / (ms per encode) frames per
+  // second: any real encode (over 1/30 ms) makes that fewer than the viewer's 30.
+  await sink.received(offer(1050));
+  const afterSecond = profileStats(channels);
+  assert.equal(afterSecond.encoded, 2);
+  assert.ok(afterSecond.maxFps !== null && afterSecond.maxFps < VIEWER_FPS, `the budget caps the encoder below ${VIEWER_FPS} fps: ${JSON.stringify(afterSecond)}`);
 
   // Two more seconds of capture time at 20 fps: all within the viewer's 30 fps, so
   // only the budget turns frames away.
   const more = 40;
-  for (let i = 1; i <= more; i++) offer(1000 + i * 50);
-  const stats = await settled(channels, 1 + more);
+  for (let i = 2; i < 2 + more; i++) offer(1000 + i * 50);
+  const stats = await settled(channels, 2 + more);
   const encode = channels.encodeStats();
   assert.equal(encode.budgetMsPerSecond, 1);
   assert.equal(encode.framesOverBudget, stats.overBudget, 'the camera\'s count is its encoders\'');
@@ -128,6 +131,33 @@ test('with a large budget nothing is over budget and the viewer\'s cap stays the
   assert.equal(encode.framesOverBudget, 0);
   assert.ok(stats.encoded >= 2, `encoded more than the first: ${JSON.stringify(stats)}`);
 
+  await sink.idle();
+  channels.closeAll();
+  assert.equal(pool.stats().inUse, 0, 'every frame went back to the pool');
+});
+
+test('a profile\'s channel reopened is budgeted from what its last encoder measured, before its first encode', async () => {
+  const { pool, channels, sink, offer, viewer } = setup(1);
+  await sink.received(offer(1000));
+  await sink.received(offer(1050));
+  const measured = profileStats(channels);
+  assert.ok(measured.maxFps !== null && measured.maxFps < VIEWER_FPS, JSON.stringify(measured));
+  await sink.idle();
+  // The viewer leaves the profile (its channel closes), then comes back to it.
+  channels.move(viewer, 'source');
+  assert.equal(channels.stats()[PROFILE], undefined, 'no viewer, no encoder');
+  channels.move(viewer, PROFILE);
+  const reopened = profileStats(channels);
+  assert.equal(reopened.encoded, 0);
+  // Its first encode is budgeted from the figure measured before, not ignored as a cold
+  // one: the budget gate's one token lets the next frame through, and the one after that
+  // is over budget. (A fresh encoder, knowing nothing, would encode it: its limit comes
+  // with its second encode, and the token with the limit.)
+  await sink.received(offer(2000));
+  await sink.received(offer(2050));
+  offer(2100);
+  const stats = profileStats(channels);
+  assert.deepEqual([stats.encoded, stats.overBudget], [2, 1], JSON.stringify(stats));
   await sink.idle();
   channels.closeAll();
   assert.equal(pool.stats().inUse, 0, 'every frame went back to the pool');
