@@ -219,17 +219,20 @@ function pacedViewer(url: string, bytesPerSecond: number): { socket: net.Socket;
   let bytes = 0;
   let lastSequence = -1;
   let tail = '';
-  const started = performance.now();
+  // When the bytes read so far are paid for at `bytesPerSecond`: a link's rate at every moment,
+  // with no credit saved while less came (a link idle for a second does not then run at double speed).
+  let paidUntil = performance.now();
   socket.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
     // Part headers only, found in the JPEG bytes' midst (a header split between two chunks is found through the tail).
     const text = tail + chunk.toString('latin1');
     for (const match of text.matchAll(/X-Frame-Sequence: (\d+)\r\n/g)) lastSequence = Math.max(lastSequence, Number(match[1]));
     tail = text.slice(-40);
-    const ahead = bytes / bytesPerSecond - (performance.now() - started) / 1000;
-    if (ahead > 0) {
+    const now = performance.now();
+    paidUntil = Math.max(paidUntil, now) + (chunk.length / bytesPerSecond) * 1000;
+    if (paidUntil > now) {
       socket.pause();
-      setTimeout(() => socket.resume(), ahead * 1000);
+      setTimeout(() => socket.resume(), paidUntil - now);
     }
   });
   socket.on('error', () => {});

@@ -120,7 +120,7 @@ export class AdaptiveController {
    */
   observe(nowMs: number, lagMs: number, backlogMs: number): Observation {
     const { lagHighMs, lagLowMs } = this.options;
-    if (backlogMs > lagLowMs) return this.trouble(nowMs) ? 'changed' : 'steady';
+    if (backlogMs > lagLowMs || this.probeOutran(nowMs)) return this.trouble(nowMs) ? 'changed' : 'steady';
     if (lagMs > lagHighMs) {
       // Late, yet nothing waits for the viewer: the server was slow, not its link.
       this.healthySinceMs = -1;
@@ -141,7 +141,9 @@ export class AdaptiveController {
     }
     if (this.current === 0) return false;
     if (nowMs - this.healthySinceMs < this.recoverAfterMs || nowMs - this.lastChangeMs < this.recoverAfterMs) return false;
-    if (!this.fits(this.levels[this.current - 1] as AdaptationLevel, nowMs, 1)) return false;
+    // Not onto a rung the fresh measured rate leaves no headroom for (the share a step down
+    // aims at): a probe that fails costs the viewer a backlog it then has to read out.
+    if (!this.fits(this.levels[this.current - 1] as AdaptationLevel, nowMs)) return false;
     this.current--;
     this.stepsUp++;
     this.lastChangeMs = nowMs;
@@ -191,11 +193,24 @@ export class AdaptiveController {
     return true;
   }
 
+  /**
+   * Whether the rung it was just stepped up to needs more than the viewer was measured
+   * reading since: the probe failed, before its backlog has stood long enough to count
+   * (see LinkMonitor.standingMs). A rate is measured only while the reader is behind.
+   */
+  private probeOutran(nowMs: number): boolean {
+    if (nowMs - this.lastStepUpMs > this.options.probeWindowMs) return false;
+    const link = this.link;
+    if (link === undefined || link.capacityAtMs <= this.lastStepUpMs) return false;
+    const share = this.shareOfRate(this.currentLevel, nowMs);
+    return share !== undefined && share > 1;
+  }
+
   /** One rung down, or further: the best rung below whose cost fits the viewer's fresh measured rate. */
   private stepDownTarget(nowMs: number): number {
     const next = this.current + 1;
     for (let index = next; index < this.levels.length; index++) {
-      if (this.fits(this.levels[index] as AdaptationLevel, nowMs, FIT_SHARE)) return index;
+      if (this.fits(this.levels[index] as AdaptationLevel, nowMs)) return index;
     }
     return this.levels.length - 1;
   }
@@ -206,10 +221,10 @@ export class AdaptiveController {
     return share !== undefined && share <= FIT_SHARE;
   }
 
-  /** Whether `level` fits the viewer's measured rate; true while either is unknown or the measure is stale. */
-  private fits(level: AdaptationLevel, nowMs: number, share: number): boolean {
+  /** Whether `level` fits the viewer's measured rate with headroom; true while either is unknown or the measure is stale. */
+  private fits(level: AdaptationLevel, nowMs: number): boolean {
     const needs = this.shareOfRate(level, nowMs);
-    return needs === undefined || needs <= share;
+    return needs === undefined || needs <= FIT_SHARE;
   }
 
   /** The share of the viewer's fresh measured rate that `level` needs; undefined while either is unknown or the measure is stale. */

@@ -3,12 +3,12 @@ import { emptyLinkSample, type LinkSample } from './kernel-queue.js';
 /** Frames remembered per viewer: more than a second of video at 60 fps before the oldest is forgotten. */
 const REMEMBERED_FRAMES = 64;
 /**
- * The read rate is measured over windows this long (longer than a busy tab's read
- * period), and only where the reader never ran out of bytes to read in the window.
+ * The read rate is measured over runs this long (longer than a busy tab's read
+ * period), and only where the reader never ran out of bytes to read in the run.
  */
 const CAPACITY_WINDOW_MS = 300;
-/** The highest rate measured stands this long before a lower one replaces it. */
-const CAPACITY_MAX_AGE_MS = 4000;
+/** The highest rate measured stands 2 to 4 s (two windows of this) before a lower one replaces it. */
+const CAPACITY_MAX_WINDOW_MS = 2000;
 /**
  * The standing backlog is the least backlog seen over the last one to two of these
  * windows. A reader that reads in bursts (a busy tab, every 250 ms) has a backlog
@@ -97,9 +97,9 @@ export class LinkMonitor {
   standingMs = 0;
   /** Bytes written and not yet read by its application: unsent, in flight, or in its receive buffer. */
   pendingBytes = 0;
-  /** Bytes per second its application read while it was behind (the most in a window over the last 4 s); 0 until measured. */
+  /** Bytes per second its application read while it was behind (the most in a run over the last 2–4 s); 0 until measured. */
   capacity = 0;
-  /** When that rate was measured (performance.now() ms). */
+  /** When it was last measured (performance.now() ms). */
   capacityAtMs = -Infinity;
 
   private readonly sample: LinkSample = emptyLinkSample();
@@ -109,13 +109,17 @@ export class LinkMonitor {
   private count = 0;
   /** The widest receive window lately: the room of its buffer with nothing unread. */
   private readonly widest = new WindowedExtreme(WIDEST_WINDOW_MS, 'max');
+  /** The most read in a run lately (capacity). */
+  private readonly mostRead = new WindowedExtreme(CAPACITY_MAX_WINDOW_MS, 'max');
   /** The least backlog lately (standingMs). */
   private readonly leastBacklog = new WindowedExtreme(STANDING_WINDOW_MS, 'min');
-  /** Where the capacity window began: when, the viewer's write position then, and what its reader had read. */
-  private rateSinceMs = -Infinity;
-  private ratePosition = 0;
-  private rateConsumed = 0;
-  private rateRetransmitted = 0;
+  /** The last sample: when, and the viewer's write position then. */
+  private lastSampleMs = -Infinity;
+  private lastPosition = 0;
+  /** Where the current run of samples with the reader behind began: when, what it had read, retransmitted bytes then. */
+  private runSinceMs = -Infinity;
+  private runConsumed = 0;
+  private runRetransmitted = 0;
 
   /** Bytes the kernel had taken from the connection at the last read. */
   taken = 0;
@@ -158,11 +162,13 @@ export class LinkMonitor {
     const widestWindow = this.widest.add(nowMs, sample.receiveWindow);
     // The window of an empty buffer wanders: a receiver reopens it in steps of segments
     // (silly-window avoidance), rounds it to its scale, and Linux 6 rescales it to recent
-    // packet sizes (seen on a shaped veth: 4 to 6 segments below the widest with everything
-    // read). Only what is lost beyond 4 segments, and at least 64 KiB, is unread: the
-    // backlogs that matter are a busy tab's megabytes, and a link's own backlog shows
-    // as bytes not yet acknowledged.
-    const noise = Math.max(4 * sample.mss, UNREAD_NOISE_BYTES);
+    // packet sizes. Seen with everything read: 4 to 6 segments below the widest on a
+    // shaped veth (MSS 1448: under 9 KB), at most one segment on loopback (MSS 64 KB;
+    // p90 0, max 64 KiB with 115 KB frames at 30 fps). Only what is lost beyond 64 KiB,
+    // or one segment where segments are larger, is unread: the backlogs that matter are
+    // a busy tab's megabytes, and a link's own backlog shows as bytes not yet acknowledged.
+    // (Four segments, as before, hid 256 KB on loopback: a quarter second at 1 MB/s.)
+    const noise = Math.max(sample.mss, UNREAD_NOISE_BYTES);
     const unread = Math.max(0, widestWindow - sample.receiveWindow - noise);
     this.pendingBytes = Math.max(0, sample.bytesTaken - sample.bytesAcked) + unread;
     const consumed = position - this.pendingBytes;
@@ -173,29 +179,41 @@ export class LinkMonitor {
     // Beyond the path's round trip: a frame in flight to a distant viewer that reads at once is not a backlog.
     this.backlogMs = this.count > 0 ? Math.max(0, nowMs - (this.writtenAt[this.head] as number) - sample.minRttUs / 1000) : 0;
     this.standingMs = this.leastBacklog.add(nowMs, this.backlogMs);
-    if (nowMs - this.rateSinceMs >= CAPACITY_WINDOW_MS) {
-      // Still not done, at the window's end, with bytes written before it began: the
-      // reader never ran out of bytes to read in it (however it read, in bursts or not),
-      // so what it read is its own rate, not the rate we sent at.
-      // A window in which it read nothing says it stalled, not how fast it reads: the old figure stands.
-      // Nor does one with a retransmission in it (a loss, a timeout): it reads low while the link is as fast as before.
-      const clean = sample.bytesRetransmitted === this.rateRetransmitted;
-      if (clean && consumed < this.ratePosition && consumed > this.rateConsumed && nowMs - this.rateSinceMs <= 3 * CAPACITY_WINDOW_MS) {
-        // The most it read in any window lately, as BBR keeps the most a path delivered: a
-        // window with a retransmission timeout or a pause of the reader in it reads low
-        // without the link or the reader having become slower.
-        const rate = ((consumed - this.rateConsumed) / (nowMs - this.rateSinceMs)) * 1000;
-        if (rate >= this.capacity || nowMs - this.capacityAtMs > CAPACITY_MAX_AGE_MS) {
-          this.capacity = rate;
-          this.capacityAtMs = nowMs;
-        }
-      }
-      this.rateSinceMs = nowMs;
-      this.ratePosition = position;
-      this.rateConsumed = consumed;
-      this.rateRetransmitted = sample.bytesRetransmitted;
-    }
+    this.measureCapacity(nowMs, position, consumed, sample.bytesRetransmitted);
     return true;
+  }
+
+  /**
+   * The read rate, over runs of samples in which the reader never ran out of bytes to
+   * read: at each sample it had still not read everything written by the sample before
+   * (however it read, in bursts or not), so what it read is its own rate, not the rate
+   * we sent at. A run of at least CAPACITY_WINDOW_MS gives one figure. A sample 100 ms
+   * after the last proves this for its interval with a backlog of 100 ms; whole windows
+   * of 300 ms asked for a backlog of 300 ms, which a viewer adapted in time rarely has.
+   */
+  private measureCapacity(nowMs: number, position: number, consumed: number, retransmitted: number): void {
+    // Behind since the last sample, close enough to it, and no retransmission since the run
+    // began (a loss or a timeout reads low while the link is as fast as before).
+    const behind = consumed < this.lastPosition && nowMs - this.lastSampleMs <= CAPACITY_WINDOW_MS;
+    this.lastPosition = position;
+    this.lastSampleMs = nowMs;
+    if (!behind || retransmitted !== this.runRetransmitted) {
+      this.runSinceMs = nowMs;
+      this.runConsumed = consumed;
+      this.runRetransmitted = retransmitted;
+      return;
+    }
+    if (nowMs - this.runSinceMs < CAPACITY_WINDOW_MS) return;
+    // A run in which it read nothing says it stalled, not how fast it reads: the old figure stands.
+    if (consumed > this.runConsumed) {
+      // The most it read in any run lately, as BBR keeps the most a path delivered: a run
+      // with a pause of the reader in it reads low without the reader having become slower.
+      // A lower figure is news too: it says the measure is current (capacityAtMs).
+      this.capacity = this.mostRead.add(nowMs, ((consumed - this.runConsumed) / (nowMs - this.runSinceMs)) * 1000);
+      this.capacityAtMs = nowMs;
+    }
+    this.runSinceMs = nowMs;
+    this.runConsumed = consumed;
   }
 
   /**

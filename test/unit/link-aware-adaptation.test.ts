@@ -73,7 +73,7 @@ test('bytes the kernel could not send count as pending, and their frames as unre
   assert.equal(monitor.backlogMs, 290, 'frame 2 (captured at 10) is half delivered');
 });
 
-test('capacity is what the reader read while it never ran out of bytes to read over a window (0.3 s)', () => {
+test('capacity is what the reader read while it never ran out of bytes to read over a run (0.3 s)', () => {
   const socket = fakeSocket();
   const monitor = new LinkMonitor(socket.read);
   let written = 0;
@@ -88,7 +88,32 @@ test('capacity is what the reader read while it never ran out of bytes to read o
     monitor.update(t, written);
   }
   assert.ok(Math.abs(monitor.capacity - 2_000_000) < 1, `capacity ${monitor.capacity}`);
-  assert.equal(monitor.capacityAtMs, 600, "measured at the end of its second window (0–300, 300–600 ms)");
+  assert.equal(monitor.capacityAtMs, 600, "measured at the end of its second run (0–300, 300–600 ms)");
+});
+
+test('a backlog shorter than the window is enough: behind at every sample (0.1 s apart) for 0.3 s measures the rate', () => {
+  const socket = fakeSocket();
+  const monitor = new LinkMonitor(socket.read);
+  let written = 0;
+  monitor.update(-1000, 0);
+  // 2 MB/s written and read, 250 KB (125 ms) always unread: it never catches up, so it reads all it can.
+  for (let t = 0; t <= 300; t += 100) {
+    written += 200_000;
+    monitor.wrote(written, t);
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(250_000) };
+    monitor.update(t, written);
+  }
+  assert.ok(Math.abs(monitor.capacity - 2_000_000) < 1, `capacity ${monitor.capacity}`);
+  assert.equal(monitor.capacityAtMs, 300);
+  // A retransmission restarts the run: no new figure for the next 0.3 s, though it reads faster now.
+  socket.state.bytesRetransmitted = 1448;
+  for (let t = 400; t <= 600; t += 100) {
+    written += 300_000;
+    monitor.wrote(written, t);
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(350_000) };
+    monitor.update(t, written);
+  }
+  assert.equal(monitor.capacityAtMs, 300, 'a run with a loss in it says nothing of the rate');
 });
 
 test('a reader that reads everything we send has no measured rate: what it read was ours, not its own', () => {
@@ -228,7 +253,7 @@ test('when every viewer of the camera is late at once, nobody is stepped down: t
   assert.equal(c.level, 1);
 });
 
-test('a window a few segments below its widest is noise, not unread bytes', () => {
+test('a window a few segments (or one large one) below its widest is noise, not unread bytes', () => {
   const socket = fakeSocket();
   socket.state.mss = 1448;
   const monitor = new LinkMonitor(socket.read);
@@ -243,6 +268,14 @@ test('a window a few segments below its widest is noise, not unread bytes', () =
   socket.state.receiveWindow = WINDOW - UNREAD_NOISE_BYTES - 3000;
   monitor.update(600, 4000);
   assert.equal(monitor.pendingBytes, 3000);
+  // Loopback's segments (64 KB) are larger than that: one segment is noise, and no more.
+  socket.state.mss = 65_483;
+  socket.state.receiveWindow = WINDOW - 65_483;
+  monitor.update(700, 4000);
+  assert.equal(monitor.pendingBytes, 0);
+  socket.state.receiveWindow = WINDOW - UNREAD_NOISE_BYTES - 3000;
+  monitor.update(800, 4000);
+  assert.equal(monitor.pendingBytes, 3000, 'beyond one segment (64 KiB), the rest is unread (four would hide 256 KB)');
 });
 
 test('trouble on a rung that fits the fresh measured rate is a stall, not a reason to step down', () => {
