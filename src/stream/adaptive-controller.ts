@@ -3,10 +3,11 @@ import type { AdaptationLevel } from './profile.js';
 /** What a rung costs a viewer's link: bytes per second, or undefined while unknown. */
 export type RungCost = (level: AdaptationLevel) => number | undefined;
 
-/** A viewer's measured read rate (see LinkMonitor): bytes per second while it was behind, and when. */
+/** What a viewer's socket says (see LinkMonitor): its read rate (bytes per second while it was behind, and when), and its backlog's recent peak. */
 export interface MeasuredCapacity {
   readonly capacity: number;
   readonly capacityAtMs: number;
+  readonly peakMs: number;
 }
 
 /** What one observation of a linked viewer meant. */
@@ -65,6 +66,8 @@ export class AdaptiveController {
   private current = 0;
   private lastChangeMs = -Infinity;
   private lastStepUpMs = -Infinity;
+  /** The backlog that fails the step up on trial (see probeCeilingMs). */
+  private probeCeiling = Infinity;
   private healthySinceMs = -1;
   private dropsSinceChange = 0;
   private recoverAfterMs: number;
@@ -144,6 +147,9 @@ export class AdaptiveController {
     // Not onto a rung the fresh measured rate leaves no headroom for (the share a step down
     // aims at): a probe that fails costs the viewer a backlog it then has to read out.
     if (!this.fits(this.levels[this.current - 1] as AdaptationLevel, nowMs)) return false;
+    // The step up is on trial: a backlog beyond the most it had lately (its reader's own
+    // swing) by more than lagLowMs says the new rung outruns it.
+    this.probeCeiling = this.link === undefined ? Infinity : this.link.peakMs + this.options.lagLowMs;
     this.current--;
     this.stepsUp++;
     this.lastChangeMs = nowMs;
@@ -191,6 +197,17 @@ export class AdaptiveController {
     this.lastChangeMs = nowMs;
     this.dropsSinceChange = 0;
     return true;
+  }
+
+  /**
+   * While a step up is on trial, the backlog (ms) beyond which it failed: its Viewer
+   * then drains at once, rather than at its usual depth, and the controller steps back.
+   * Each frame sent on a rung that outruns the reader is one more it reads late: a
+   * reader that reads four times a second holds a quarter second of them anyway.
+   * Infinity when no step up is on trial (or its socket cannot be read).
+   */
+  probeCeilingMs(nowMs: number): number {
+    return nowMs - this.lastStepUpMs <= this.options.probeWindowMs ? this.probeCeiling : Infinity;
   }
 
   /**

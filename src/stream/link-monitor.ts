@@ -17,6 +17,8 @@ const CAPACITY_MAX_WINDOW_MS = 2000;
  * As CoDel judges a queue by its minimum delay over an interval, not its peaks.
  */
 const STANDING_WINDOW_MS = 300;
+/** The peak backlog is the most seen over the last one to two of these: longer than a busy tab's read period. */
+const PEAK_WINDOW_MS = 1000;
 /**
  * The room a receive buffer has when its reader has read everything is the widest window
  * seen over the last one to two of these. Not the widest ever: Linux (6.x) scales the
@@ -95,6 +97,8 @@ export class LinkMonitor {
   backlogMs = 0;
   /** The least backlogMs over the last 0.3–0.6 s: what the reader never catches up on. */
   standingMs = 0;
+  /** The most backlogMs over the last 1–2 s: how far a reader swings that reads in bursts (a busy tab: its read period). */
+  peakMs = 0;
   /** Bytes written and not yet read by its application: unsent, in flight, or in its receive buffer. */
   pendingBytes = 0;
   /** Bytes per second its application read while it was behind (the most in a run over the last 2–4 s); 0 until measured. */
@@ -111,6 +115,8 @@ export class LinkMonitor {
   private readonly widest = new WindowedExtreme(WIDEST_WINDOW_MS, 'max');
   /** The most read in a run lately (capacity). */
   private readonly mostRead = new WindowedExtreme(CAPACITY_MAX_WINDOW_MS, 'max');
+  /** The most backlog lately (peakMs). */
+  private readonly mostBacklog = new WindowedExtreme(PEAK_WINDOW_MS, 'max');
   /** The least backlog lately (standingMs). */
   private readonly leastBacklog = new WindowedExtreme(STANDING_WINDOW_MS, 'min');
   /** The last sample: when, and the viewer's write position then. */
@@ -179,6 +185,7 @@ export class LinkMonitor {
     // Beyond the path's round trip: a frame in flight to a distant viewer that reads at once is not a backlog.
     this.backlogMs = this.count > 0 ? Math.max(0, nowMs - (this.writtenAt[this.head] as number) - sample.minRttUs / 1000) : 0;
     this.standingMs = this.leastBacklog.add(nowMs, this.backlogMs);
+    this.peakMs = this.mostBacklog.add(nowMs, this.backlogMs);
     this.measureCapacity(nowMs, position, consumed, sample.bytesRetransmitted);
     return true;
   }
@@ -227,8 +234,10 @@ export class LinkMonitor {
     this.count = 0;
     this.widest.reset();
     this.leastBacklog.reset();
+    this.mostBacklog.reset();
     this.backlogMs = 0;
     this.standingMs = 0;
+    this.peakMs = 0;
   }
 
   /** Every frame written has been read (or the socket cannot tell). */

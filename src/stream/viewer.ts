@@ -390,7 +390,7 @@ export class Viewer {
     // otherwise what it never catches up on (see LinkMonitor.standingMs), or how long the kernel
     // took to accept this write: a full send queue is the viewer's link too (a shaped link keeps
     // its backlog in the network, where it is in flight, not unread).
-    const deep = this.link.backlogMs > this.drainAboveMs;
+    const deep = this.link.backlogMs > Math.min(this.drainAboveMs, this.controller?.probeCeilingMs(now) ?? Infinity);
     if (deep) this.startDrain(now, this.link);
     const viewerMs = deep ? this.link.backlogMs : Math.max(this.link.standingMs, now - this.writeStartedMs);
     const observed = this.controller?.observe(now, this.lastLatencyMs, viewerMs);

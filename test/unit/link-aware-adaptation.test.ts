@@ -213,7 +213,7 @@ test('observe: healthy means little lag and little unread; then one step up afte
 
 test('with a measured rate, trouble steps straight down to the best rung that fits it', () => {
   const c = new AdaptiveController(LADDER, OPTIONS, COST);
-  c.link = { capacity: 2_000_000, capacityAtMs: 0 };
+  c.link = { capacity: 2_000_000, capacityAtMs: 0, peakMs: 0 };
   // 15 fps of source frames need 3.75 MB/s; 15 fps of third-size ones 375 KB/s.
   assert.equal(c.observe(100, 3, 400), 'changed');
   assert.equal(c.currentLevel.profile, 'third-q60');
@@ -232,7 +232,7 @@ test('without a rate (or without costs), trouble steps one rung, as before', () 
   noRate.observe(0, 3, 400);
   assert.equal(noRate.level, 1);
   const noCost = new AdaptiveController(LADDER, OPTIONS);
-  noCost.link = { capacity: 2_000_000, capacityAtMs: 0 };
+  noCost.link = { capacity: 2_000_000, capacityAtMs: 0, peakMs: 0 };
   noCost.observe(0, 3, 400);
   assert.equal(noCost.level, 1);
 });
@@ -280,7 +280,7 @@ test('a window a few segments (or one large one) below its widest is noise, not 
 
 test('trouble on a rung that fits the fresh measured rate is a stall, not a reason to step down', () => {
   const c = new AdaptiveController(LADDER, OPTIONS, COST);
-  c.link = { capacity: 2_000_000, capacityAtMs: 0 };
+  c.link = { capacity: 2_000_000, capacityAtMs: 0, peakMs: 0 };
   c.observe(100, 3, 400);
   assert.equal(c.level, 3, 'third-size frames at 15 fps fit 2 MB/s');
   // A retransmission timeout: 300 ms of unread frames, on a rung that fits.
@@ -289,4 +289,46 @@ test('trouble on a rung that fits the fresh measured rate is a stall, not a reas
   // Once the measure is stale, trouble steps down again.
   assert.equal(c.observe(5000, 3, 300), 'changed');
   assert.equal(c.level, 4);
+});
+
+test('a step up is on trial: a backlog beyond the reader\'s own recent peak by more than lagLowMs fails it', () => {
+  const link = { capacity: 0, capacityAtMs: -Infinity, peakMs: 250 };
+  const c = new AdaptiveController(LADDER, OPTIONS, COST);
+  c.link = link;
+  assert.equal(c.probeCeilingMs(0), Infinity, 'no step up, no trial');
+  c.observe(0, 3, 400);
+  assert.equal(c.level, 1);
+  // Healthy for a second (a busy tab: its backlog swings up to 250 ms and back to nothing).
+  for (let t = 100; t < 1100; t += 100) assert.equal(c.observe(t, 3, 0), 'steady', `t=${t}`);
+  assert.equal(c.observe(1100, 3, 0), 'changed');
+  assert.equal(c.level, 0);
+  // On trial for probeWindowMs: its peak (250 ms) and lagLowMs (80 ms) more.
+  assert.equal(c.probeCeilingMs(1200), 330);
+  assert.equal(c.probeCeilingMs(4100), 330);
+  assert.equal(c.probeCeilingMs(4200), Infinity, 'the trial is over');
+  // A backlog that deep (its Viewer drains it and passes it on) fails the trial at once.
+  assert.equal(c.observe(1300, 3, 340), 'changed');
+  assert.equal(c.level, 1);
+  assert.equal(c.probeCeilingMs(1400), Infinity, 'back down: no trial');
+});
+
+test('the peak backlog is the most over the last 1–2 s', () => {
+  const socket = fakeSocket();
+  const monitor = new LinkMonitor(socket.read);
+  monitor.update(-1000, 0);
+  let written = 0;
+  // A reader 250 ms behind at 0, then reading everything from 100 ms on.
+  written += FRAME;
+  monitor.wrote(written, -250);
+  socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(FRAME) };
+  monitor.update(0, written);
+  assert.equal(monitor.peakMs, 250);
+  socket.state.receiveWindow = holding(0);
+  monitor.update(100, written);
+  assert.equal(monitor.backlogMs, 0);
+  assert.equal(monitor.peakMs, 250, 'its peak stands');
+  monitor.update(1000, written);
+  assert.equal(monitor.peakMs, 250, 'in the window before');
+  monitor.update(2100, written);
+  assert.equal(monitor.peakMs, 0, 'forgotten two windows on');
 });
