@@ -5,7 +5,7 @@ import { BufferPool, CamstreamError, type BufferPoolOptions } from './frame/inde
 import { Authenticator, ClientAddress, CorsPolicy, createHttpServer, StreamAdmission, ViewerLoops, addressOf, type AuthOptions, type CorsOptions, type LoopCamera, type StreamLimits, type TrustProxy } from './http/index.js';
 import { ProcessMonitor } from './metrics/index.js';
 import { DEFAULT_SOURCE, NoSignalRenderer, parseSource, type Source } from './source/index.js';
-import { Camera, DEFAULT_ENCODE_BUDGET_MS, DEFAULT_PROFILES, emptyLinkSample, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
+import { Camera, DEFAULT_ENCODE_BUDGET_MS, DEFAULT_PROFILES, openKernelQueue, type AdaptationLevel, type AdaptiveOptions, type Profile } from './stream/index.js';
 import { VERSION } from './version.js';
 import { CamstreamEmitter, type CamstreamEventName, type CamstreamEvents } from './camstream-events.js';
 import { routeInto, type RequestHandler, type UpgradeHandler } from './mount.js';
@@ -263,7 +263,7 @@ export class Camstream {
     // Viewers' receive buffers are seen through TCP_INFO (see LinkMonitor); say once when they cannot be.
     if (this.tls) {
       this.log.warn('over TLS, viewers\' TCP state (TCP_INFO) is not read: a viewer whose reader is slower than its link is judged by lag alone');
-    } else if (!kernel.readLink(server, emptyLinkSample())) {
+    } else if (!kernel.canReadLink(server)) {
       this.log.warn({ reason: 'getsockopt(TCP_INFO) failed or has no tcpi_snd_wnd (Linux before 5.4)' }, 'cannot read viewers\' TCP state: a viewer whose reader is slower than its link is judged by lag alone');
     }
     return true;

@@ -122,6 +122,8 @@ describe('kernel queue on Linux', { skip: linux ? false : 'Linux only' }, () => 
     const { client, accepted } = await connect(server);
     const link = emptyLinkSample();
     assert.equal(queue.readLink(accepted, link), true, 'TCP_INFO with tcpi_snd_wnd (Linux 5.4+)');
+    assert.equal(queue.canReadLink(server), true, 'the listening socket says so too (readLink itself is refused there: no SIOCOUTQ)');
+    assert.equal(queue.readLink(server, emptyLinkSample()), false);
     const openWindow = link.receiveWindow;
     assert.ok(openWindow > 0, `an idle peer advertises room (${openWindow} B)`);
     assert.equal(link.bytesTaken, link.bytesAcked, 'nothing written yet');

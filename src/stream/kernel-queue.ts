@@ -78,6 +78,12 @@ export interface KernelQueue {
    * enough to call a few times a second per viewer.
    */
   readLink(socket: SocketOrServer, out: LinkSample): boolean;
+  /**
+   * Whether readLink can work on this socket's connections: the kernel's struct tcp_info
+   * reaches the window field (Linux 5.4+). Asks getsockopt alone, so it answers for a
+   * listening socket too, where SIOCOUTQ (readLink's second call) is refused.
+   */
+  canReadLink(socket: SocketOrServer): boolean;
 }
 
 /**
@@ -206,11 +212,20 @@ class LinuxKernelQueue implements KernelQueue {
     private readonly dup: Dup,
   ) {}
 
+  canReadLink(socket: SocketOrServer): boolean {
+    const fd = socketFd(socket);
+    return fd !== undefined && this.readInfo(fd);
+  }
+
+  /** struct tcp_info into `info`; false when the call fails or the kernel's struct stops before the window field. */
+  private readInfo(fd: number): boolean {
+    this.length[0] = TCPI.size;
+    return this.getsockopt(fd, IPPROTO_TCP, TCP_INFO, this.info, this.length) === 0 && (this.length[0] as number) >= TCPI.size;
+  }
+
   readLink(socket: SocketOrServer, out: LinkSample): boolean {
     const fd = socketFd(socket);
-    if (fd === undefined) return false;
-    this.length[0] = TCPI.size;
-    if (this.getsockopt(fd, IPPROTO_TCP, TCP_INFO, this.info, this.length) !== 0 || (this.length[0] as number) < TCPI.size) return false;
+    if (fd === undefined || !this.readInfo(fd)) return false;
     const view = this.infoView;
     out.bytesAcked = u64(view, TCPI.bytesAcked);
     // Acknowledged plus what the send queue still holds (SIOCOUTQ: in flight or unsent), exact.
@@ -303,6 +318,7 @@ function unavailable(reason: string): KernelQueue {
     unackedBytes: () => undefined,
     duplicate: () => undefined,
     readLink: () => false,
+    canReadLink: () => false,
   };
 }
 
