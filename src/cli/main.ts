@@ -7,6 +7,8 @@
 // 2 of 10 viewers re-encoded at third size): RSS peak 104 MB on average as plain node,
 // 97 MB with MALLOC_ARENA_MAX=2, 92 MB with both; no difference with full-size re-encodes.
 // `npm start` runs with the same settings, and the bench reads them from this line.
+// First, before any other module allocates: V8's young generation stays small (see there).
+import './young-generation.js';
 import { readFileSync } from 'node:fs';
 import { CamstreamError } from '../frame/index.js';
 import { createCamstream } from '../camstream.js';
