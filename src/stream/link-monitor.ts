@@ -3,10 +3,17 @@ import { emptyLinkSample, type LinkSample } from './kernel-queue.js';
 /** Frames remembered per viewer: more than a second of video at 60 fps before the oldest is forgotten. */
 const REMEMBERED_FRAMES = 64;
 /**
- * The read rate is measured over runs this long (longer than a busy tab's read
- * period), and only where the reader never ran out of bytes to read in the run.
+ * A reader is behind when the oldest frame it has not read was written this long ago:
+ * longer than a reader that reads in bursts (a busy tab, every 250 ms) waits between
+ * reads while it keeps up.
  */
-const CAPACITY_WINDOW_MS = 300;
+const BEHIND_FOR_MS = 300;
+/**
+ * The read rate is measured over runs of samples with the reader behind this long: two
+ * of a busy tab's read periods, whose reads vary in size (measured over 300 ms, one read
+ * each, from 0.16 to 2.9 MB/s for a 2 MB/s reader).
+ */
+const CAPACITY_RUN_MS = 500;
 /** The highest rate measured stands 2 to 4 s (two windows of this) before a lower one replaces it. */
 const CAPACITY_MAX_WINDOW_MS = 2000;
 /**
@@ -119,9 +126,8 @@ export class LinkMonitor {
   private readonly mostBacklog = new WindowedExtreme(PEAK_WINDOW_MS, 'max');
   /** The least backlog lately (standingMs). */
   private readonly leastBacklog = new WindowedExtreme(STANDING_WINDOW_MS, 'min');
-  /** The last sample: when, and the viewer's write position then. */
+  /** When the last sample was read. */
   private lastSampleMs = -Infinity;
-  private lastPosition = 0;
   /** Where the current run of samples with the reader behind began: when, what it had read, retransmitted bytes then. */
   private runSinceMs = -Infinity;
   private runConsumed = 0;
@@ -186,23 +192,23 @@ export class LinkMonitor {
     this.backlogMs = this.count > 0 ? Math.max(0, nowMs - (this.writtenAt[this.head] as number) - sample.minRttUs / 1000) : 0;
     this.standingMs = this.leastBacklog.add(nowMs, this.backlogMs);
     this.peakMs = this.mostBacklog.add(nowMs, this.backlogMs);
-    this.measureCapacity(nowMs, position, consumed, sample.bytesRetransmitted);
+    this.measureCapacity(nowMs, consumed, sample.bytesRetransmitted);
     return true;
   }
 
   /**
    * The read rate, over runs of samples in which the reader never ran out of bytes to
-   * read: at each sample it had still not read everything written by the sample before
-   * (however it read, in bursts or not), so what it read is its own rate, not the rate
-   * we sent at. A run of at least CAPACITY_WINDOW_MS gives one figure. A sample 100 ms
-   * after the last proves this for its interval with a backlog of 100 ms; whole windows
-   * of 300 ms asked for a backlog of 300 ms, which a viewer adapted in time rarely has.
+   * read: at each sample the oldest frame it has not read was written BEHIND_FOR_MS ago
+   * or more, so it had bytes to read all along (however it read) and what it read is its
+   * own rate, not the rate we sent at. (Asking only that it
+   * had not read what was written by the sample before, 100 ms earlier, measured a busy tab
+   * that keeps up at the rate it was sent: 22 KB/s for a 2 MB/s reader.) A run of at least
+   * CAPACITY_RUN_MS gives one figure, and the next run starts where it ended.
    */
-  private measureCapacity(nowMs: number, position: number, consumed: number, retransmitted: number): void {
-    // Behind since the last sample, close enough to it, and no retransmission since the run
-    // began (a loss or a timeout reads low while the link is as fast as before).
-    const behind = consumed < this.lastPosition && nowMs - this.lastSampleMs <= CAPACITY_WINDOW_MS;
-    this.lastPosition = position;
+  private measureCapacity(nowMs: number, consumed: number, retransmitted: number): void {
+    // Behind all along since the last sample, close enough to it, and no retransmission since
+    // the run began (a loss or a timeout reads low while the link is as fast as before).
+    const behind = this.backlogMs >= BEHIND_FOR_MS && nowMs - this.lastSampleMs <= BEHIND_FOR_MS;
     this.lastSampleMs = nowMs;
     if (!behind || retransmitted !== this.runRetransmitted) {
       this.runSinceMs = nowMs;
@@ -210,7 +216,7 @@ export class LinkMonitor {
       this.runRetransmitted = retransmitted;
       return;
     }
-    if (nowMs - this.runSinceMs < CAPACITY_WINDOW_MS) return;
+    if (nowMs - this.runSinceMs < CAPACITY_RUN_MS) return;
     // A run in which it read nothing says it stalled, not how fast it reads: the old figure stands.
     if (consumed > this.runConsumed) {
       // The most it read in any run lately, as BBR keeps the most a path delivered: a run

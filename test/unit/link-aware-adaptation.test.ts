@@ -73,47 +73,41 @@ test('bytes the kernel could not send count as pending, and their frames as unre
   assert.equal(monitor.backlogMs, 290, 'frame 2 (captured at 10) is half delivered');
 });
 
-test('capacity is what the reader read while it never ran out of bytes to read over a run (0.3 s)', () => {
+test('capacity: a reader that reads in bursts every 250 ms and keeps up has none; one 300 ms behind reads at its own rate over 0.5 s runs, unless a loss is in the run', () => {
   const socket = fakeSocket();
   const monitor = new LinkMonitor(socket.read);
+  monitor.update(-1000, 0);
   let written = 0;
-  let read = 0;
-  monitor.update(-1000, 0); // the empty buffer's window, long before
-  // 3 MB/s written, 2 MB/s read: 300 KB arrive and 200 KB are read per 100 ms, from 400 KB unread on.
-  for (let t = 0; t <= 600; t += 100) {
-    written += 300_000;
-    read = t === 0 ? written - 400_000 : read + 200_000;
+  let readUpTo = 0;
+  // A busy tab: 300 KB/s sent, everything read at each of its reads, four times a second.
+  // Between reads it has not read what was written by the sample before, yet it is not behind.
+  for (let t = 0; t <= 2000; t += 50) {
+    written += 15_000;
     monitor.wrote(written, t);
-    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(written - read) };
+    if (t % 250 === 0) readUpTo = written;
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(written - readUpTo) };
     monitor.update(t, written);
   }
-  assert.ok(Math.abs(monitor.capacity - 2_000_000) < 1, `capacity ${monitor.capacity}`);
-  assert.equal(monitor.capacityAtMs, 600, "measured at the end of its second run (0–300, 300–600 ms)");
-});
-
-test('a backlog shorter than the window is enough: behind at every sample (0.1 s apart) for 0.3 s measures the rate', () => {
-  const socket = fakeSocket();
-  const monitor = new LinkMonitor(socket.read);
-  let written = 0;
-  monitor.update(-1000, 0);
-  // 2 MB/s written and read, 250 KB (125 ms) always unread: it never catches up, so it reads all it can.
-  for (let t = 0; t <= 300; t += 100) {
+  assert.equal(monitor.capacity, 0, 'what it read was what we sent');
+  // Then 2 MB/s written and read with 700 KB (over 300 ms of frames) unread from 2.4 s on: behind
+  // all along. Its first run (2.3-2.8 s) reads 1.8 MB/s (it began with less unread), the next 2 MB/s.
+  for (let t = 2100; t <= 3300; t += 100) {
     written += 200_000;
     monitor.wrote(written, t);
-    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(250_000) };
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(Math.min(700_000, written - readUpTo)) };
     monitor.update(t, written);
   }
   assert.ok(Math.abs(monitor.capacity - 2_000_000) < 1, `capacity ${monitor.capacity}`);
-  assert.equal(monitor.capacityAtMs, 300);
+  const measuredAt = monitor.capacityAtMs;
   // A retransmission restarts the run: no new figure for the next 0.3 s, though it reads faster now.
   socket.state.bytesRetransmitted = 1448;
-  for (let t = 400; t <= 600; t += 100) {
+  for (let t = 3400; t <= 3800; t += 100) {
     written += 300_000;
     monitor.wrote(written, t);
-    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(350_000) };
+    socket.state = { ...socket.state, bytesTaken: written, bytesAcked: written, receiveWindow: holding(1_000_000) };
     monitor.update(t, written);
   }
-  assert.equal(monitor.capacityAtMs, 300, 'a run with a loss in it says nothing of the rate');
+  assert.equal(monitor.capacityAtMs, measuredAt, 'a run with a loss in it says nothing of the rate');
 });
 
 test('a reader that reads everything we send has no measured rate: what it read was ours, not its own', () => {
