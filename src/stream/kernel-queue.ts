@@ -95,8 +95,6 @@ export interface LinkSample {
   bytesAcked: number;
   /** Bytes the kernel took from this socket's writes: acknowledged, in flight or not yet sent. */
   bytesTaken: number;
-  /** Of those, bytes not yet sent. */
-  notSent: number;
   /** Room the peer advertises in its receive buffer (bytes): shrinks while its reader falls behind. */
   receiveWindow: number;
   /** The smallest round trip seen, microseconds. */
@@ -108,7 +106,7 @@ export interface LinkSample {
 }
 
 export function emptyLinkSample(): LinkSample {
-  return { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: 0, minRttUs: 0, mss: 0, bytesRetransmitted: 0 };
+  return { bytesAcked: 0, bytesTaken: 0, receiveWindow: 0, minRttUs: 0, mss: 0, bytesRetransmitted: 0 };
 }
 
 export interface KernelQueueOptions {
@@ -129,7 +127,7 @@ const TCP_INFO = 11;
  * were added: fields are only ever appended. tcpi_snd_wnd (Linux 5.4) is the last
  * one read, so a shorter answer means an older kernel.
  */
-const TCPI = { sndMss: 16, bytesAcked: 120, notSent: 144, minRtt: 148, bytesRetrans: 208, sndWnd: 228, size: 232 } as const;
+const TCPI = { sndMss: 16, bytesAcked: 120, minRtt: 148, bytesRetrans: 208, sndWnd: 228, size: 232 } as const;
 /** SIOCOUTQ = TIOCOUTQ: bytes not yet acknowledged. */
 const SIOCOUTQ = 0x5411;
 /** Bytes not yet sent. */
@@ -233,7 +231,6 @@ class LinuxKernelQueue implements KernelQueue {
     // counted in one and not the other leaves that off by a segment for good.
     if (this.ioctl(fd, SIOCOUTQ, this.value) !== 0) return false;
     out.bytesTaken = u64(view, TCPI.bytesAcked) + (this.value[0] as number);
-    out.notSent = view.getUint32(TCPI.notSent, true);
     out.receiveWindow = view.getUint32(TCPI.sndWnd, true);
     out.minRttUs = view.getUint32(TCPI.minRtt, true);
     out.mss = view.getUint32(TCPI.sndMss, true);

@@ -16,7 +16,7 @@ const holding = (unread: number): number => (unread > 0 ? WINDOW - UNREAD_NOISE_
 function fakeSocket(): { state: LinkSample; readable: boolean; read: (out: LinkSample) => boolean } {
   const fake = {
     // mss 0: every byte of the window counts (a real socket ignores 4 segments of it).
-    state: { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: WINDOW, minRttUs: 0, mss: 0, bytesRetransmitted: 0 },
+    state: { bytesAcked: 0, bytesTaken: 0, receiveWindow: WINDOW, minRttUs: 0, mss: 0, bytesRetransmitted: 0 },
     readable: true,
     read: (out: LinkSample): boolean => {
       if (!fake.readable) return false;
@@ -67,7 +67,7 @@ test('bytes the kernel could not send count as pending, and their frames as unre
   const monitor = new LinkMonitor(socket.read);
   monitor.wrote(FRAME, 0);
   monitor.wrote(2 * FRAME, 10);
-  socket.state = { ...socket.state, bytesTaken: 2 * FRAME, bytesAcked: 1.5 * FRAME, notSent: 0.3 * FRAME };
+  socket.state = { ...socket.state, bytesTaken: 2 * FRAME, bytesAcked: 1.5 * FRAME };
   monitor.update(300, 2 * FRAME);
   assert.equal(monitor.pendingBytes, 0.5 * FRAME);
   assert.equal(monitor.backlogMs, 290, 'frame 2 (captured at 10) is half delivered');

@@ -223,7 +223,7 @@ test('a failed write sends nothing more: the waiting frame is released at once, 
 /** A FakeSink whose socket state (TCP_INFO) the test sets. */
 class LinkedSink extends FakeSink {
   // mss 0: the test's frames are a few hundred bytes, and every byte of the window counts.
-  state: LinkSample = { bytesAcked: 0, bytesTaken: 0, notSent: 0, receiveWindow: 1_000_000, minRttUs: 50, mss: 0, bytesRetransmitted: 0 };
+  state: LinkSample = { bytesAcked: 0, bytesTaken: 0, receiveWindow: 1_000_000, minRttUs: 50, mss: 0, bytesRetransmitted: 0 };
   readLink(out: LinkSample): boolean {
     Object.assign(out, this.state);
     return true;
