@@ -138,7 +138,7 @@ export class AdaptiveController {
 
   private healthy(nowMs: number): boolean {
     if (this.healthySinceMs < 0) this.healthySinceMs = nowMs;
-    if (this.lastStepUpMs > 0 && nowMs - this.lastStepUpMs > this.options.probeWindowMs) {
+    if (this.lastStepUpMs > 0 && !this.onTrial(nowMs)) {
       this.recoverAfterMs = this.options.recoverAfterMs; // the last step up held
       this.lastStepUpMs = -Infinity;
     }
@@ -177,7 +177,7 @@ export class AdaptiveController {
     // Right after a step up, trouble means the probe failed: go back at once. A
     // higher rung can carry several times the bytes, and every frame sent there
     // arrives late, so waiting out the cooldown would cost latency for nothing.
-    const probing = nowMs - this.lastStepUpMs <= this.options.probeWindowMs;
+    const probing = this.onTrial(nowMs);
     if (!probing && nowMs - this.lastChangeMs < this.options.stepDownCooldownMs) return false;
     if (this.everyoneLate?.() === true) {
       this.serverLate++;
@@ -207,7 +207,12 @@ export class AdaptiveController {
    * Infinity when no step up is on trial (or its socket cannot be read).
    */
   probeCeilingMs(nowMs: number): number {
-    return nowMs - this.lastStepUpMs <= this.options.probeWindowMs ? this.probeCeiling : Infinity;
+    return this.onTrial(nowMs) ? this.probeCeiling : Infinity;
+  }
+
+  /** Whether the last step up is still on trial: it came within probeWindowMs, and has not failed since. */
+  private onTrial(nowMs: number): boolean {
+    return nowMs - this.lastStepUpMs <= this.options.probeWindowMs;
   }
 
   /**
@@ -216,7 +221,7 @@ export class AdaptiveController {
    * (see LinkMonitor.standingMs). A rate is measured only while the reader is behind.
    */
   private probeOutran(nowMs: number): boolean {
-    if (nowMs - this.lastStepUpMs > this.options.probeWindowMs) return false;
+    if (!this.onTrial(nowMs)) return false;
     const link = this.link;
     if (link === undefined || link.capacityAtMs <= this.lastStepUpMs) return false;
     const share = this.shareOfRate(this.currentLevel, nowMs);

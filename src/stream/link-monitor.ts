@@ -200,10 +200,10 @@ export class LinkMonitor {
    * The read rate, over runs of samples in which the reader never ran out of bytes to
    * read: at each sample the oldest frame it has not read was written BEHIND_FOR_MS ago
    * or more, so it had bytes to read all along (however it read) and what it read is its
-   * own rate, not the rate we sent at. (Asking only that it
-   * had not read what was written by the sample before, 100 ms earlier, measured a busy tab
-   * that keeps up at the rate it was sent: 22 KB/s for a 2 MB/s reader.) A run of at least
-   * CAPACITY_RUN_MS gives one figure, and the next run starts where it ended.
+   * own rate, not the rate we sent at. (Asking only that it had not read what was
+   * written by the sample before, 100 ms earlier, measured a busy tab that keeps up at
+   * the rate it was sent: 22 KB/s for a 2 MB/s reader.) A run of at least CAPACITY_RUN_MS
+   * gives one figure, and the next run starts where it ended.
    */
   private measureCapacity(nowMs: number, consumed: number, retransmitted: number): void {
     // Behind all along since the last sample, close enough to it, and no retransmission since
